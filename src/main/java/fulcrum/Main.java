@@ -1,0 +1,1 @@
+package fulcrum; public final class Main { public static void main(String[] a){} }
