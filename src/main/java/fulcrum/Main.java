@@ -1,1 +1,112 @@
-package fulcrum; public final class Main { public static void main(String[] a){} }
+package fulcrum;
+
+import fulcrum.config.FulcrumSettings;
+import fulcrum.config.SettingsException;
+import fulcrum.server.Balancer;
+import fulcrum.server.CheckReport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+
+/** Command line: loads the configuration once, starts the balancer, stops it on SIGTERM. */
+public final class Main {
+    static final int OK = 0;
+    static final int FAILED = 1;
+    static final int BAD_CONFIG = 2;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        Path config = Path.of("conf/fulcrum.conf");
+        boolean check = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--config", "-c" -> {
+                    if (i + 1 >= args.length) {
+                        err.println("fulcrum: --config needs a file");
+                        return BAD_CONFIG;
+                    }
+                    config = Path.of(args[++i]);
+                }
+                case "--check" -> check = true;
+                case "--version", "-v" -> {
+                    out.println("fulcrum " + version());
+                    return OK;
+                }
+                case "--help", "-h" -> {
+                    out.print(usage());
+                    return OK;
+                }
+                default -> {
+                    err.println("fulcrum: unknown argument '" + args[i] + "'");
+                    err.print(usage());
+                    return BAD_CONFIG;
+                }
+            }
+        }
+        FulcrumSettings settings;
+        try {
+            settings = FulcrumSettings.load(config);
+        } catch (SettingsException e) {
+            err.println("fulcrum: " + e.getMessage());
+            return BAD_CONFIG;
+        }
+        if (check) {
+            out.print(CheckReport.render(config, settings));
+            return OK;
+        }
+        return serve(settings, err);
+    }
+
+    private static int serve(FulcrumSettings settings, PrintStream err) {
+        Logger log = LoggerFactory.getLogger(Main.class);
+        long started = System.nanoTime();
+        Balancer balancer;
+        try {
+            balancer = Balancer.start(settings);
+        } catch (RuntimeException e) {
+            err.println("fulcrum: " + e.getMessage());
+            log.error("start failed", e);
+            return FAILED;
+        }
+        log.info("fulcrum {} started in {} ms", version(), (System.nanoTime() - started) / 1_000_000);
+        CountDownLatch done = new CountDownLatch(1);
+        Signals.onTerminate(() -> {
+            log.info("stopping: finishing in-flight requests for up to {}", settings.shutdownGrace());
+            balancer.stop(settings.shutdownGrace());
+            done.countDown();
+        }, () -> {
+            log.warn("second stop signal: closing everything now");
+            Runtime.getRuntime().halt(OK);
+        });
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return OK;
+    }
+
+    static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    private static String usage() {
+        return """
+               Usage: fulcrum [--config FILE] [--check] [--version] [--help]
+                 --config FILE  the HOCON configuration (default conf/fulcrum.conf)
+                 --check        validate the configuration, print a summary, exit 0 (valid) or 2
+                 --version      print the version
+                 --help         print this help
+               """;
+    }
+}

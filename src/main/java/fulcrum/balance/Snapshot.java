@@ -1,0 +1,144 @@
+package fulcrum.balance;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An immutable view of a group's membership and health, swapped whole on every change so that
+ * selection reads it without locks.
+ *
+ * <p>Routable targets: the healthy ones (or all, when health checks are off); when none is
+ * healthy, the {@code initial} ones, so a balancer that has just started serves while its first
+ * checks run; when there is neither, every target that is not draining (fail open, as ALB does:
+ * a guess beats a certain 503).
+ */
+public final class Snapshot {
+    private final List<Target> all;
+    private final Target[] routable;
+    /** Routable targets repeated by weight and interleaved, for weighted round-robin. */
+    private final Target[] ring;
+    private final Map<String, Target> byId;
+    private final Map<TokenKey, Target> byCookieToken;
+    private final boolean failOpen;
+
+    Snapshot(List<Target> all) {
+        this.all = List.copyOf(all);
+        List<Target> healthy = new ArrayList<>();
+        List<Target> initial = new ArrayList<>();
+        List<Target> live = new ArrayList<>();
+        Map<String, Target> ids = new HashMap<>();
+        Map<TokenKey, Target> tokens = new HashMap<>();
+        for (Target t : all) {
+            ids.put(t.id(), t);
+            if (t.cookieToken() != null) {
+                tokens.put(new TokenKey(t.cookieToken()), t);
+            }
+            switch (t.state()) {
+                case HEALTHY, UNUSED -> healthy.add(t);
+                case INITIAL -> initial.add(t);
+                default -> { }
+            }
+            if (t.state() != HealthState.DRAINING) {
+                live.add(t);
+            }
+        }
+        List<Target> chosen = !healthy.isEmpty() ? healthy : !initial.isEmpty() ? initial : live;
+        this.failOpen = healthy.isEmpty() && initial.isEmpty() && !live.isEmpty();
+        this.routable = chosen.toArray(new Target[0]);
+        this.ring = weightedRing(chosen);
+        this.byId = Collections.unmodifiableMap(ids);
+        this.byCookieToken = tokens;
+    }
+
+    private static Target[] weightedRing(List<Target> targets) {
+        int max = 0;
+        for (Target t : targets) {
+            max = Math.max(max, t.weight());
+        }
+        if (max == 0) {
+            return targets.toArray(new Target[0]); // every weight 0: spread evenly rather than refuse
+        }
+        List<Target> ring = new ArrayList<>();
+        // Round r takes every target whose weight exceeds r, so heavy targets are spread out.
+        for (int r = 0; r < max; r++) {
+            for (Target t : targets) {
+                if (t.weight() > r) {
+                    ring.add(t);
+                }
+            }
+        }
+        return ring.toArray(new Target[0]);
+    }
+
+    public List<Target> all() {
+        return all;
+    }
+
+    public int routableCount() {
+        return routable.length;
+    }
+
+    public Target routable(int i) {
+        return routable[i];
+    }
+
+    Target[] routableArray() {
+        return routable;
+    }
+
+    Target[] ring() {
+        return ring;
+    }
+
+    public boolean isRoutable(Target t) {
+        for (Target r : routable) {
+            if (r == t) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True when no target is healthy or initial and traffic goes to unhealthy ones. */
+    public boolean failOpen() {
+        return failOpen;
+    }
+
+    public Target byId(String id) {
+        return byId.get(id);
+    }
+
+    Target byCookieToken(byte[] token, int offset) {
+        return byCookieToken.get(new TokenKey(token, offset));
+    }
+
+    /** A map key over 8 bytes of a token, compared by value. */
+    private static final class TokenKey {
+        private final long bits;
+
+        TokenKey(byte[] token) {
+            this(token, 0);
+        }
+
+        TokenKey(byte[] b, int o) {
+            long v = 0;
+            for (int i = 0; i < LbCookie.TOKEN_BYTES; i++) {
+                v = (v << 8) | (b[o + i] & 0xff);
+            }
+            this.bits = v;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TokenKey k && k.bits == bits;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(bits);
+        }
+    }
+}

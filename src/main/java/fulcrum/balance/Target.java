@@ -1,0 +1,127 @@
+package fulcrum.balance;
+
+import fulcrum.config.HostPort;
+
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * One backend server of a target group. Its identity and address never change; its health state
+ * is written by the group (under the group's lock) and read lock-free.
+ */
+public final class Target {
+    private final String id;
+    private final HostPort address;
+    private final InetSocketAddress socketAddress;
+    private final int weight;
+    private final byte[] cookieToken;
+
+    private volatile HealthState state;
+    private volatile String reason = "registered";
+    private volatile Instant since = Instant.now();
+
+    /** Requests sent and not yet answered; read by least-outstanding-requests. */
+    final AtomicInteger outstanding = new AtomicInteger();
+    private final LongAdder requests = new LongAdder();
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final AtomicInteger tunnels = new AtomicInteger();
+
+    Target(HostPort address, InetSocketAddress socketAddress, int weight, HealthState initial, byte[] cookieToken) {
+        this.address = requireNonNull(address, "address");
+        this.id = address.toString();
+        this.socketAddress = requireNonNull(socketAddress, "socketAddress");
+        this.weight = weight;
+        this.state = requireNonNull(initial, "initial");
+        this.cookieToken = cookieToken;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public HostPort address() {
+        return address;
+    }
+
+    /** The address connections are opened to. */
+    public InetSocketAddress socketAddress() {
+        return socketAddress;
+    }
+
+    public int weight() {
+        return weight;
+    }
+
+    public HealthState state() {
+        return state;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    public Instant since() {
+        return since;
+    }
+
+    void state(HealthState state, String reason) {
+        this.state = state;
+        this.reason = reason;
+        this.since = Instant.now();
+    }
+
+    /** The opaque, keyed token a sticky cookie carries for this target. */
+    byte[] cookieToken() {
+        return cookieToken;
+    }
+
+    public void requestStarted() {
+        outstanding.incrementAndGet();
+        requests.increment();
+    }
+
+    public void requestEnded() {
+        outstanding.decrementAndGet();
+    }
+
+    public int outstandingRequests() {
+        return outstanding.get();
+    }
+
+    public long requestsServed() {
+        return requests.sum();
+    }
+
+    public void connectionOpened() {
+        openConnections.incrementAndGet();
+    }
+
+    public void connectionClosed() {
+        openConnections.decrementAndGet();
+    }
+
+    public int openConnections() {
+        return openConnections.get();
+    }
+
+    public void tunnelOpened() {
+        tunnels.incrementAndGet();
+    }
+
+    public void tunnelClosed() {
+        tunnels.decrementAndGet();
+    }
+
+    public int tunnels() {
+        return tunnels.get();
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}

@@ -1,0 +1,185 @@
+package fulcrum.balance;
+
+import fulcrum.config.HostPort;
+import fulcrum.config.TargetGroupSettings;
+import fulcrum.config.TargetSpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A named set of targets. Membership and health live in an immutable {@link Snapshot} replaced
+ * through one volatile field; writers (health checks, the admin API, reloads) serialise on this
+ * object, readers on the request path never lock.
+ */
+public final class TargetGroup {
+    private static final Logger log = LoggerFactory.getLogger(TargetGroup.class);
+
+    private final String name;
+    private volatile TargetGroupSettings settings;
+    private final Selector selector;
+    private final LbCookie cookie;
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    private volatile Snapshot snapshot;
+    private boolean failOpenLogged;
+
+    private volatile PassiveHealth passiveHealth = (target, reason) -> { };
+
+    /** Told when live traffic finds a target failing, between two health checks. */
+    public interface PassiveHealth {
+        void failed(Target target, String reason);
+    }
+
+    /** Told of every state change, after the new snapshot is in place. */
+    public interface Listener {
+        void stateChanged(TargetGroup group, Target target, HealthState from, HealthState to, String reason);
+    }
+
+    public TargetGroup(TargetGroupSettings settings, byte[] cookieSecret) {
+        this.settings = requireNonNull(settings, "settings");
+        this.name = settings.name();
+        this.selector = Selector.of(settings.algorithm());
+        this.cookie = new LbCookie(settings.stickiness(), cookieSecret);
+        List<Target> targets = new ArrayList<>();
+        for (TargetSpec spec : settings.targets()) {
+            targets.add(newTarget(spec));
+        }
+        this.snapshot = new Snapshot(targets);
+    }
+
+    private Target newTarget(TargetSpec spec) {
+        HealthState initial = settings.healthCheck().enabled() ? HealthState.INITIAL : HealthState.UNUSED;
+        return new Target(spec.address(), resolve(spec.address()), spec.weight(), initial,
+                          cookie.tokenFor(spec.address().toString()));
+    }
+
+    private static InetSocketAddress resolve(HostPort a) {
+        try {
+            return new InetSocketAddress(InetAddress.getByName(a.host()), a.port());
+        } catch (UnknownHostException e) {
+            // Kept unresolved: connecting fails and health checks mark it, rather than refusing to start.
+            log.warn("target {} cannot be resolved now: {}", a, e.getMessage());
+            return InetSocketAddress.createUnresolved(a.host(), a.port());
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public TargetGroupSettings settings() {
+        return settings;
+    }
+
+    public Snapshot snapshot() {
+        return snapshot;
+    }
+
+    public Selector selector() {
+        return selector;
+    }
+
+    public LbCookie cookie() {
+        return cookie;
+    }
+
+    public void passiveHealth(PassiveHealth p) {
+        this.passiveHealth = requireNonNull(p, "passiveHealth");
+    }
+
+    /** A request could not reach {@code target}; counts towards its health at once. */
+    public void passiveFailure(Target target, String reason) {
+        passiveHealth.failed(target, reason);
+    }
+
+    public void addListener(Listener l) {
+        listeners.add(requireNonNull(l, "listener"));
+    }
+
+    /** Moves {@code target} to {@code to}; logs and notifies once per actual change. */
+    public void transition(Target target, HealthState to, String reason) {
+        HealthState from;
+        synchronized (this) {
+            from = target.state();
+            if (from == to || !snapshot.all().contains(target)) {
+                return;
+            }
+            if (from == HealthState.DRAINING) {
+                return; // a draining target only leaves by being removed
+            }
+            target.state(to, reason);
+            publish(new Snapshot(snapshot.all()));
+        }
+        log.info("target group {}: target {} {} -> {} ({})", name, target, from.label(), to.label(), reason);
+        for (Listener l : listeners) {
+            l.stateChanged(this, target, from, to, reason);
+        }
+    }
+
+    /** Adds a target at runtime; it starts initial (or unused without health checks). */
+    public synchronized Target register(TargetSpec spec) {
+        if (snapshot.byId(spec.address().toString()) != null) {
+            throw new IllegalArgumentException("target " + spec.address() + " is already registered in " + name);
+        }
+        Target t = newTarget(spec);
+        List<Target> all = new ArrayList<>(snapshot.all());
+        all.add(t);
+        publish(new Snapshot(all));
+        log.info("target group {}: target {} registered ({})", name, t, t.state().label());
+        return t;
+    }
+
+    /** Removes a target from the group at once (after draining, or when it was never used). */
+    public synchronized boolean remove(Target target) {
+        List<Target> all = new ArrayList<>(snapshot.all());
+        if (!all.remove(target)) {
+            return false;
+        }
+        publish(new Snapshot(all));
+        log.info("target group {}: target {} removed", name, target);
+        return true;
+    }
+
+    /** Starts draining a target: it gets no new requests or sessions. */
+    public void drain(Target target, String reason) {
+        HealthState from;
+        synchronized (this) {
+            from = target.state();
+            if (from == HealthState.DRAINING || !snapshot.all().contains(target)) {
+                return;
+            }
+            target.state(HealthState.DRAINING, reason);
+            publish(new Snapshot(snapshot.all()));
+        }
+        log.info("target group {}: target {} {} -> draining ({})", name, target, from.label(), reason);
+        for (Listener l : listeners) {
+            l.stateChanged(this, target, from, HealthState.DRAINING, reason);
+        }
+    }
+
+    public void updateSettings(TargetGroupSettings next) {
+        this.settings = requireNonNull(next, "settings");
+    }
+
+    private void publish(Snapshot next) {
+        snapshot = next;
+        if (next.failOpen() && !failOpenLogged) {
+            log.error("target group {}: no healthy target; failing open to all {} targets", name,
+                      next.routableCount());
+        } else if (!next.failOpen() && failOpenLogged) {
+            log.warn("target group {}: healthy targets again, fail-open over", name);
+        }
+        failOpenLogged = next.failOpen();
+        if (next.routableCount() == 0) {
+            log.error("target group {}: no target can take traffic", name);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package fulcrum.http;
+
+import fulcrum.config.Cidr;
+import fulcrum.config.ForwardedHeadersSettings;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Rewrites message heads as they cross the proxy: hop-by-hop headers (RFC 9110 7.6.1) stay on
+ * their own connection, and the backend is told who the client is.
+ */
+public final class ForwardingHeaders {
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
+    private static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+    private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
+    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    private final ForwardedHeadersSettings settings;
+    private final String proto;
+    private final String port;
+
+    public ForwardingHeaders(ForwardedHeadersSettings settings, boolean tls, int listenerPort) {
+        this.settings = settings;
+        this.proto = tls ? "https" : "http";
+        this.port = Integer.toString(listenerPort);
+    }
+
+    /**
+     * Prepares a client's request for the backend, in place. The backend is always spoken to in
+     * HTTP/1.1 so its connection can be kept alive whatever the client speaks.
+     */
+    public void request(HttpRequest request, InetSocketAddress client, boolean upgrade) {
+        HttpHeaders h = request.headers();
+        stripHopByHop(h, upgrade);
+        if (upgrade) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        }
+        if (request.protocolVersion() != HttpVersion.HTTP_1_1) {
+            request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        }
+        String ip = client == null ? "unknown" : addressText(client.getAddress());
+        switch (settings.xForwardedFor()) {
+            case APPEND -> {
+                String prior = h.get(X_FORWARDED_FOR);
+                if (prior == null || !trusted(client)) {
+                    h.set(X_FORWARDED_FOR, ip);
+                } else {
+                    h.set(X_FORWARDED_FOR, prior + ", " + ip);
+                }
+            }
+            case REPLACE -> h.set(X_FORWARDED_FOR, ip);
+            case REMOVE -> h.remove(X_FORWARDED_FOR);
+        }
+        h.set(X_FORWARDED_PROTO, proto);
+        h.set(X_FORWARDED_PORT, port);
+        if (settings.forwarded()) {
+            String entry = "for=" + (ip.indexOf(':') >= 0 ? "\"[" + ip + "]\"" : ip) + ";proto=" + proto;
+            String prior = trusted(client) ? h.get(FORWARDED) : null;
+            h.set(FORWARDED, prior == null ? entry : prior + ", " + entry);
+        }
+        if (settings.requestId() && !h.contains(X_REQUEST_ID)) {
+            h.set(X_REQUEST_ID, newRequestId());
+        }
+    }
+
+    /** Prepares a backend's response head for the client, in place. */
+    public static void response(HttpResponse response, boolean upgrade) {
+        stripHopByHop(response.headers(), upgrade);
+    }
+
+    /**
+     * A client's own forwarding headers are believed only when it is a trusted proxy; with no
+     * trusted proxies configured, every client is (ALB's append behaviour).
+     */
+    private boolean trusted(InetSocketAddress client) {
+        List<Cidr> proxies = settings.trustedProxies();
+        if (proxies.isEmpty()) {
+            return true;
+        }
+        if (client == null || client.getAddress() == null) {
+            return false;
+        }
+        for (Cidr c : proxies) {
+            if (c.contains(client.getAddress())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static void stripHopByHop(HttpHeaders h, boolean upgrade) {
+        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        for (String value : connection) {
+            for (String token : value.split(",")) {
+                String name = token.trim();
+                if (name.isEmpty()) {
+                    continue;
+                }
+                if (upgrade && name.equalsIgnoreCase("upgrade")) {
+                    continue;
+                }
+                h.remove(name);
+            }
+        }
+        h.remove(HttpHeaderNames.CONNECTION);
+        h.remove(HttpHeaderNames.KEEP_ALIVE);
+        h.remove(PROXY_CONNECTION);
+        h.remove(HttpHeaderNames.TE);
+        h.remove(HttpHeaderNames.TRAILER);
+        h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
+        if (!upgrade) {
+            h.remove(HttpHeaderNames.UPGRADE);
+        }
+    }
+
+    /** True when the message asks for its connection to be closed after it. */
+    public static boolean closeRequested(HttpMessage m) {
+        return !io.netty.handler.codec.http.HttpUtil.isKeepAlive(m);
+    }
+
+    static String addressText(InetAddress a) {
+        if (a == null) {
+            return "unknown";
+        }
+        String s = a.getHostAddress();
+        int zone = s.indexOf('%');
+        return zone < 0 ? s : s.substring(0, zone);
+    }
+
+    private static String newRequestId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long hi = r.nextLong();
+        long lo = r.nextLong();
+        char[] c = new char[32];
+        for (int i = 0; i < 16; i++) {
+            c[15 - i] = HEX[(int) (hi >>> (4 * i)) & 0xf];
+            c[31 - i] = HEX[(int) (lo >>> (4 * i)) & 0xf];
+        }
+        return new String(c);
+    }
+}

@@ -1,0 +1,136 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.Target;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The end of one backend connection. Between exchanges it sits in the pool with no owner; during
+ * one it hands every event to the frontend that leased it; after a 101 it relays raw bytes of a
+ * {@link Tunnel}.
+ */
+final class BackendHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(BackendHandler.class);
+
+    private final Target target;
+    private final BackendPool pool;
+    private ChannelHandlerContext ctx;
+    private FrontendHandler owner;
+    private Tunnel tunnel;
+    private long idleSince;
+    /** Whether this connection has carried an exchange before the current one. */
+    private boolean reused;
+
+    BackendHandler(Target target, BackendPool pool) {
+        this.target = target;
+        this.pool = pool;
+    }
+
+    Target target() {
+        return target;
+    }
+
+    Channel channel() {
+        return ctx.channel();
+    }
+
+    long idleSince() {
+        return idleSince;
+    }
+
+    boolean reused() {
+        return reused;
+    }
+
+    boolean isTunnel() {
+        return tunnel != null;
+    }
+
+    void lease(FrontendHandler frontend) {
+        this.owner = frontend;
+    }
+
+    /** The exchange ended cleanly: back to the pool. */
+    void release(int maxIdle) {
+        owner = null;
+        reused = true;
+        idleSince = System.nanoTime();
+        pool.release(this, maxIdle);
+    }
+
+    /** The exchange ended in a way that leaves the connection unusable. */
+    void discard() {
+        owner = null;
+        ctx.channel().close();
+    }
+
+    void startTunnel(Tunnel t) {
+        this.owner = null;
+        this.tunnel = t;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        target.connectionOpened();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (tunnel != null) {
+            tunnel.fromBackend(msg);
+        } else if (owner != null) {
+            owner.backendRead(this, msg);
+        } else {
+            // A server speaking out of turn on an idle connection: it cannot be trusted with the next request.
+            ReferenceCountUtil.release(msg);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (tunnel != null) {
+            tunnel.backendReadComplete();
+        } else if (owner != null) {
+            owner.backendReadComplete(this);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (tunnel != null) {
+            tunnel.backendWritabilityChanged();
+        } else if (owner != null) {
+            owner.backendWritabilityChanged(this);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        target.connectionClosed();
+        pool.removed(this);
+        if (tunnel != null) {
+            tunnel.backendClosed();
+        } else if (owner != null) {
+            FrontendHandler o = owner;
+            owner = null;
+            o.backendClosed(this);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("[{}] backend {}: {}", ctx.channel().id(), target, cause.toString());
+        ctx.close();
+    }
+}

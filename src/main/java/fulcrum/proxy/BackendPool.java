@@ -1,0 +1,159 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.Target;
+import fulcrum.config.TargetGroupSettings;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Backend connections of one event loop, per target. Touched only from its own loop, so plain
+ * collections do. Every backend connection of the loop is here: idle ones in a LIFO deque (the
+ * most recently used connection is the least likely to have been closed by its server), busy
+ * ones in a set so that a target turning unhealthy or drained can have them closed.
+ */
+public final class BackendPool {
+    static final String CODEC = "codec";
+    static final String HANDLER = "handler";
+
+    private final EventLoop loop;
+    private final Class<? extends SocketChannel> channelClass;
+    private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
+    private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
+
+    BackendPool(EventLoop loop, Class<? extends SocketChannel> channelClass) {
+        this.loop = loop;
+        this.channelClass = channelClass;
+    }
+
+    EventLoop loop() {
+        return loop;
+    }
+
+    /** An idle connection to {@code target} that is still open and fresh enough, or null. */
+    BackendHandler pollIdle(Target target, long keepAliveNanos) {
+        ArrayDeque<BackendHandler> q = idle.get(target);
+        if (q == null) {
+            return null;
+        }
+        long now = System.nanoTime();
+        BackendHandler b;
+        while ((b = q.pollFirst()) != null) {
+            if (b.channel().isActive() && now - b.idleSince() < keepAliveNanos) {
+                busy(target).add(b);
+                return b;
+            }
+            b.channel().close();
+        }
+        return null;
+    }
+
+    /** Opens a new connection; the handler is registered busy at once so it can be closed. */
+    ChannelFuture connect(Target target, TargetGroupSettings settings, BackendHandler handler) {
+        Bootstrap b = new Bootstrap()
+                .group(loop)
+                .channel(channelClass)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+                                                                             settings.connectTimeout().toMillis()))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                                .setMaxInitialLineLength(8192)
+                                .setMaxHeaderSize(settings.maxResponseHeaderSize())
+                                .setMaxChunkSize(64 * 1024);
+                        ch.pipeline().addLast(CODEC, new HttpClientCodec(decoder, false, false));
+                        ch.pipeline().addLast(HANDLER, handler);
+                    }
+                });
+        busy(target).add(handler);
+        ChannelFuture f = b.connect(target.socketAddress());
+        // A connection that never became active gets no channelInactive: forget it when it closes.
+        f.channel().closeFuture().addListener(cf -> removed(handler));
+        return f;
+    }
+
+    /** Returns a connection whose exchange ended cleanly; keeps it unless there are enough. */
+    void release(BackendHandler b, int maxIdle) {
+        Target t = b.target();
+        Set<BackendHandler> s = busy.get(t);
+        if (s != null) {
+            s.remove(b);
+        }
+        ArrayDeque<BackendHandler> q = idle.computeIfAbsent(t, k -> new ArrayDeque<>());
+        if (!b.channel().isActive() || q.size() >= maxIdle) {
+            b.channel().close();
+            return;
+        }
+        q.addFirst(b);
+    }
+
+    /** Forgets a connection that closed. */
+    void removed(BackendHandler b) {
+        Target t = b.target();
+        Set<BackendHandler> s = busy.get(t);
+        if (s != null) {
+            s.remove(b);
+        }
+        ArrayDeque<BackendHandler> q = idle.get(t);
+        if (q != null) {
+            q.remove(b);
+        }
+    }
+
+    /** Closes every connection to {@code target}: idle, in an exchange, or tunnelling. */
+    void closeAll(Target target) {
+        List<Channel> toClose = new ArrayList<>();
+        ArrayDeque<BackendHandler> q = idle.remove(target);
+        if (q != null) {
+            q.forEach(b -> toClose.add(b.channel()));
+        }
+        Set<BackendHandler> s = busy.get(target);
+        if (s != null) {
+            new HashSet<>(s).forEach(b -> toClose.add(b.channel()));
+        }
+        toClose.forEach(Channel::close);
+    }
+
+    /** Closes connections to {@code target} that carry no exchange: tunnels and idle ones stay as asked. */
+    void closeIdle(Target target) {
+        ArrayDeque<BackendHandler> q = idle.remove(target);
+        if (q != null) {
+            q.forEach(b -> b.channel().close());
+        }
+    }
+
+    /** Tunnels to {@code target}: their backend channels. */
+    List<Channel> tunnels(Target target) {
+        List<Channel> out = new ArrayList<>();
+        Set<BackendHandler> s = busy.get(target);
+        if (s != null) {
+            for (BackendHandler b : s) {
+                if (b.isTunnel()) {
+                    out.add(b.channel());
+                }
+            }
+        }
+        return out;
+    }
+
+    private Set<BackendHandler> busy(Target t) {
+        return busy.computeIfAbsent(t, k -> new HashSet<>());
+    }
+}

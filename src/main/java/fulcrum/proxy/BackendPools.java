@@ -1,0 +1,61 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.Target;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/** The backend pools of every event loop; each is reached from its own loop, or through it. */
+public final class BackendPools {
+    private final Class<? extends SocketChannel> channelClass;
+    private final ConcurrentHashMap<EventLoop, BackendPool> pools = new ConcurrentHashMap<>();
+
+    public BackendPools(Class<? extends SocketChannel> channelClass) {
+        this.channelClass = channelClass;
+    }
+
+    BackendPool forLoop(EventLoop loop) {
+        return pools.computeIfAbsent(loop, l -> new BackendPool(l, channelClass));
+    }
+
+    /** Closes every connection to {@code target} on every loop: tunnels, in-flight requests, idle ones. */
+    public void closeAll(Target target) {
+        each(p -> p.closeAll(target));
+    }
+
+    /** Closes idle pooled connections to {@code target} on every loop. */
+    public void closeIdle(Target target) {
+        each(p -> p.closeIdle(target));
+    }
+
+    /** The tunnels open to {@code target} on every loop (backend channels), gathered from each loop. */
+    public CompletableFuture<List<Channel>> tunnels(Target target) {
+        List<CompletableFuture<List<Channel>>> parts = new java.util.ArrayList<>();
+        for (BackendPool p : Set.copyOf(pools.values())) {
+            CompletableFuture<List<Channel>> f = new CompletableFuture<>();
+            p.loop().execute(() -> f.complete(p.tunnels(target)));
+            parts.add(f);
+        }
+        return CompletableFuture.allOf(parts.toArray(new CompletableFuture[0])).thenApply(v -> {
+            List<Channel> out = new java.util.ArrayList<>();
+            parts.forEach(f -> out.addAll(f.join()));
+            return out;
+        });
+    }
+
+    private void each(Consumer<BackendPool> action) {
+        for (BackendPool p : pools.values()) {
+            if (p.loop().inEventLoop()) {
+                action.accept(p);
+            } else {
+                p.loop().execute(() -> action.accept(p));
+            }
+        }
+    }
+}

@@ -1,0 +1,734 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.LbCookie;
+import fulcrum.balance.Snapshot;
+import fulcrum.balance.Target;
+import fulcrum.balance.TargetGroup;
+import fulcrum.config.TargetGroupSettings;
+import fulcrum.http.ForwardingHeaders;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client connection. Requests are handled one at a time, each on its own target: select,
+ * lease a backend connection of this event loop, stream the request, stream the response back,
+ * return the connection to the pool. Messages that arrive while the current request cannot take
+ * them (pipelined requests, body bytes before the backend is connected) wait in a short queue;
+ * when it is full the client is not read from.
+ */
+final class FrontendHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
+    /** Messages held before reading from the client stops. */
+    private static final int MAX_PENDING = 32;
+
+    static final String DECODER = "decoder";
+    static final String ENCODER = "encoder";
+    static final String HANDLER = "handler";
+
+    private final ListenerContext listener;
+    private final long idleTimeoutNanos;
+    private ChannelHandlerContext ctx;
+    private BackendPool pool;
+    private ResponseEncoder encoder;
+    private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
+    private Exchange ex;
+    private BackendHandler backend;
+    private Tunnel tunnel;
+    private boolean backendFlushPending;
+    private boolean closing;
+    private long lastActivity;
+    private ScheduledFuture<?> idleTimer;
+
+    FrontendHandler(ListenerContext listener) {
+        this.listener = listener;
+        this.idleTimeoutNanos = listener.settings().idleTimeout().toNanos();
+    }
+
+    // ---- client side events ----
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
+        this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        touch();
+        idleTimer = ctx.executor().schedule(this::checkIdle, idleTimeoutNanos, TimeUnit.NANOSECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        touch();
+        if (tunnel != null) {
+            tunnel.fromClient(msg);
+            return;
+        }
+        if (closing) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (!pending.isEmpty() || !canProcess(msg)) {
+            pending.add(msg);
+            updateClientReading();
+            return;
+        }
+        process(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (tunnel != null) {
+            tunnel.clientReadComplete();
+            return;
+        }
+        flushBackend();
+        updateClientReading();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (tunnel != null) {
+            tunnel.clientWritabilityChanged();
+        } else if (backend != null) {
+            backend.channel().config().setAutoRead(ctx.channel().isWritable());
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closing = true;
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+        }
+        releasePending();
+        if (tunnel != null) {
+            tunnel.clientClosed();
+        } else if (ex != null) {
+            // The client left mid-exchange (an aborted long-poll): the backend connection is mid-message.
+            if (backend != null) {
+                BackendHandler b = backend;
+                backend = null;
+                endOnTarget();
+                b.discard();
+            }
+            ex.cancelTimer();
+            ex = null;
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("[{}] client connection error: {}", ctx.channel().id(), cause.toString());
+        ctx.close();
+    }
+
+    /** Marks traffic on the connection (either direction) for the idle timeout. */
+    void touch() {
+        lastActivity = System.nanoTime();
+    }
+
+    private void checkIdle() {
+        if (!ctx.channel().isActive()) {
+            return;
+        }
+        long idle = System.nanoTime() - lastActivity;
+        boolean waitingOnBackend = ex != null && tunnel == null && ex.requestComplete && !ex.responseStarted;
+        if (idle >= idleTimeoutNanos && !waitingOnBackend) {
+            log.debug("[{}] idle for {} ms, closing", ctx.channel().id(), TimeUnit.NANOSECONDS.toMillis(idle));
+            if (tunnel != null) {
+                tunnel.closeBoth();
+            } else {
+                ctx.close();
+            }
+            return;
+        }
+        long next = waitingOnBackend ? idleTimeoutNanos : idleTimeoutNanos - idle;
+        idleTimer = ctx.executor().schedule(this::checkIdle, next, TimeUnit.NANOSECONDS);
+    }
+
+    // ---- request path ----
+
+    private boolean canProcess(Object msg) {
+        if (msg instanceof HttpRequest) {
+            return ex == null;
+        }
+        if (msg instanceof HttpContent) {
+            return ex != null && (ex.discarding || (backend != null && ex.headWritten));
+        }
+        return ex == null;
+    }
+
+    private void process(Object msg) {
+        if (msg instanceof HttpRequest req) {
+            startExchange(req);
+            if (msg instanceof HttpContent c) {
+                // A decoder that emits whole requests: treat the rest as its body.
+                content(c);
+            }
+        } else if (msg instanceof HttpContent c) {
+            content(c);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void drainPending() {
+        Object msg;
+        while (!closing && (msg = pending.peek()) != null && canProcess(msg)) {
+            pending.poll();
+            process(msg);
+        }
+        flushBackend();
+        updateClientReading();
+    }
+
+    private void startExchange(HttpRequest req) {
+        if (req.decoderResult().isFailure()) {
+            rejectMalformed(req.decoderResult().cause());
+            return;
+        }
+        ex = new Exchange(req);
+        encoder.headRequest(ex.head);
+        TargetGroup group = listener.router().route(req, remote());
+        if (group == null) {
+            respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
+            return;
+        }
+        ex.group = group;
+        listener.forwardingHeaders().request(req, remote(), ex.upgrade);
+        dispatch();
+    }
+
+    private void rejectMalformed(Throwable cause) {
+        HttpResponseStatus status = HttpResponseStatus.BAD_REQUEST;
+        if (cause instanceof TooLongHttpLineException) {
+            status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
+        } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
+            status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
+        }
+        log.debug("[{}] malformed request: {}", ctx.channel().id(), cause.toString());
+        closeWith(status);
+    }
+
+    /** Answers {@code status} and closes: nothing after a bad request can be trusted to be framed right. */
+    void closeWith(HttpResponseStatus status) {
+        closing = true;
+        releasePending();
+        encoder.headRequest(false);
+        ctx.writeAndFlush(ErrorResponses.of(ctx.alloc(), status, true)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Chooses a target for the current exchange and gets a connection to it. */
+    private void dispatch() {
+        TargetGroup group = ex.group;
+        Target target = choose(group);
+        if (target == null) {
+            respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
+            return;
+        }
+        ex.target = target;
+        ex.attempts++;
+        TargetGroupSettings s = group.settings();
+        BackendHandler idle = pool.pollIdle(target, s.keepAliveTimeout().toNanos());
+        if (idle != null) {
+            attach(idle);
+            return;
+        }
+        BackendHandler b = new BackendHandler(target, pool);
+        Exchange started = ex;
+        ChannelFuture f = pool.connect(target, s, b);
+        if (f.isDone()) {
+            connected(f, b, started);
+        } else {
+            f.addListener((ChannelFuture cf) -> connected(cf, b, started));
+        }
+    }
+
+    private Target choose(TargetGroup group) {
+        Snapshot snap = group.snapshot();
+        if (group.settings().stickiness().usesCookie()) {
+            LbCookie cookie = group.cookie();
+            LbCookie.Match m = cookie.match(ex.request.headers().getAll(HttpHeaderNames.COOKIE), snap,
+                                            System.currentTimeMillis());
+            Target t = m.target();
+            if (t != null && t != ex.avoid && snap.isRoutable(t)) {
+                ex.setCookie = m.renew();
+                return t;
+            }
+            ex.setCookie = true;
+        }
+        return group.selector().select(snap, ex.avoid);
+    }
+
+    private void connected(ChannelFuture f, BackendHandler b, Exchange started) {
+        if (ex != started || closing) {
+            b.channel().close();
+            return;
+        }
+        if (!f.isSuccess()) {
+            String reason = f.cause() == null ? "connect failed" : f.cause().getMessage();
+            log.debug("[{}] connect to {} failed: {}", ctx.channel().id(), b.target(), reason);
+            retryOrFail(HttpResponseStatus.BAD_GATEWAY, true);
+            return;
+        }
+        attach(b);
+    }
+
+    private void attach(BackendHandler b) {
+        backend = b;
+        b.lease(this);
+        b.channel().config().setAutoRead(ctx.channel().isWritable());
+        ex.target.requestStarted();
+        ex.onTarget = true;
+        b.channel().write(ex.request, b.channel().voidPromise());
+        ex.headWritten = true;
+        if (ex.requestComplete) {
+            // A retry of a bodiless request whose end was already consumed.
+            b.channel().write(LastHttpContent.EMPTY_LAST_CONTENT, b.channel().voidPromise());
+        }
+        backendFlushPending = true;
+        ex.lastBackendActivity = System.nanoTime();
+        long timeout = ex.group.settings().responseTimeout().toNanos();
+        ex.timer = ctx.executor().schedule(this::checkResponseTimeout, timeout, TimeUnit.NANOSECONDS);
+        drainPending();
+    }
+
+    private void content(HttpContent c) {
+        boolean last = c instanceof LastHttpContent;
+        if (ex.discarding) {
+            c.release();
+            if (last) {
+                ex.requestComplete = true;
+                if (ex.responseComplete) {
+                    endExchange();
+                }
+            }
+            return;
+        }
+        if (c.content().isReadable()) {
+            ex.bodyForwarded = true;
+        }
+        backend.channel().write(c, backend.channel().voidPromise());
+        backendFlushPending = true;
+        if (last) {
+            ex.requestComplete = true;
+        }
+    }
+
+    private void flushBackend() {
+        if (backendFlushPending && backend != null) {
+            backendFlushPending = false;
+            backend.channel().flush();
+        }
+    }
+
+    private void updateClientReading() {
+        boolean read = !closing && pending.size() < MAX_PENDING
+                       && (backend == null || backend.channel().isWritable());
+        ctx.channel().config().setAutoRead(read);
+    }
+
+    // ---- response path (called by the leased BackendHandler) ----
+
+    void backendRead(BackendHandler b, Object msg) {
+        if (b != backend || ex == null) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        ex.lastBackendActivity = System.nanoTime();
+        if (msg instanceof HttpResponse res) {
+            responseHead(res);
+            if (msg instanceof HttpContent c && backend != null) {
+                responseContent(c);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            responseContent(c);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void responseHead(HttpResponse res) {
+        if (res.decoderResult().isFailure()) {
+            log.debug("[{}] bad response from {}: {}", ctx.channel().id(), ex.target, res.decoderResult().cause());
+            backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+            return;
+        }
+        int code = res.status().code();
+        if (code == 101) {
+            if (!ex.upgrade) {
+                log.debug("[{}] unsolicited 101 from {}", ctx.channel().id(), ex.target);
+                backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+                return;
+            }
+            ForwardingHeaders.response(res, true);
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            addCookie(res);
+            ex.switching = true;
+            ex.responseStarted = true;
+            ctx.write(res, ctx.voidPromise());
+            return;
+        }
+        if (code >= 100 && code < 200) {
+            // Informational (100 Continue, 103 Early Hints): passed on; the real response follows.
+            ex.informational = true;
+            ForwardingHeaders.response(res, false);
+            ctx.write(res, ctx.voidPromise());
+            return;
+        }
+        ex.responseStarted = true;
+        ex.backendKeepAlive = HttpUtil.isKeepAlive(res);
+        ForwardingHeaders.response(res, false);
+        frameForClient(res, code);
+        addCookie(res);
+        ctx.write(res, ctx.voidPromise());
+    }
+
+    /** Makes the response's framing one the client can read, and decides whether to close after it. */
+    private void frameForClient(HttpResponse res, int code) {
+        boolean client10 = ex.client10;
+        boolean bodyless = ex.head || code == 204 || code == 304;
+        boolean chunked = HttpUtil.isTransferEncodingChunked(res);
+        boolean close = !ex.clientKeepAlive || ex.closeClient || listener.stopping();
+        if (!bodyless && !chunked && !res.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            // Delimited by the backend closing: re-frame as chunked, or close after it for HTTP/1.0.
+            ex.backendKeepAlive = false;
+            if (client10) {
+                close = true;
+            } else {
+                HttpUtil.setTransferEncodingChunked(res, true);
+            }
+        } else if (chunked && client10) {
+            res.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
+            close = true;
+        }
+        res.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (close) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (client10) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        ex.closeClient = close;
+    }
+
+    private void addCookie(HttpResponse res) {
+        if (ex.setCookie) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE,
+                              ex.group.cookie().setCookie(ex.target, listener.tls(), System.currentTimeMillis()));
+        }
+    }
+
+    private void responseContent(HttpContent c) {
+        if (c.decoderResult().isFailure()) {
+            c.release();
+            backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+            return;
+        }
+        boolean last = c instanceof LastHttpContent;
+        if (ex.informational) {
+            c.release();
+            if (last) {
+                ex.informational = false;
+            }
+            return;
+        }
+        if (ex.switching) {
+            c.release();
+            if (last) {
+                startTunnel();
+            }
+            return;
+        }
+        ctx.write(c, ctx.voidPromise());
+        if (last) {
+            responseComplete();
+        } else if (!ctx.channel().isWritable()) {
+            backend.channel().config().setAutoRead(false);
+        }
+    }
+
+    void backendReadComplete(BackendHandler b) {
+        if (b == backend || backend == null) {
+            ctx.flush();
+        }
+    }
+
+    void backendWritabilityChanged(BackendHandler b) {
+        if (b == backend) {
+            updateClientReading();
+        }
+    }
+
+    private void responseComplete() {
+        ex.responseComplete = true;
+        ex.cancelTimer();
+        BackendHandler b = backend;
+        backend = null;
+        endOnTarget();
+        if (ex.backendKeepAlive && ex.requestComplete) {
+            b.release(ex.group.settings().maxIdleConnections());
+        } else {
+            b.discard();
+        }
+        if (ex.closeClient) {
+            closeAfterFlush();
+            return;
+        }
+        if (ex.requestComplete) {
+            endExchange();
+        } else {
+            // The backend answered before the body ended: the rest of it is read and dropped.
+            ex.discarding = true;
+            ctx.flush();
+            drainPending();
+        }
+    }
+
+    private void endExchange() {
+        ex = null;
+        if (listener.stopping()) {
+            closeAfterFlush();
+            return;
+        }
+        ctx.flush();
+        drainPending();
+    }
+
+    /** Shutdown has begun: an idle connection closes now, a busy one after its exchange. */
+    void shutdown() {
+        if (closing || tunnel != null) {
+            return;
+        }
+        if (ex == null) {
+            closeAfterFlush();
+        } else {
+            ex.closeClient = true;
+        }
+    }
+
+    /** The shutdown grace is over. */
+    void forceClose() {
+        if (tunnel != null) {
+            tunnel.closeBoth();
+        } else {
+            ctx.close();
+        }
+    }
+
+    private void endOnTarget() {
+        if (ex != null && ex.onTarget) {
+            ex.onTarget = false;
+            ex.target.requestEnded();
+        }
+    }
+
+    private void closeAfterFlush() {
+        closing = true;
+        ex = null;
+        releasePending();
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    void backendClosed(BackendHandler b) {
+        if (b != backend || ex == null) {
+            return;
+        }
+        log.debug("[{}] backend {} closed during the exchange", ctx.channel().id(), b.target());
+        backendFailed(HttpResponseStatus.BAD_GATEWAY, true);
+    }
+
+    private void checkResponseTimeout() {
+        if (ex == null || backend == null || ex.switching) {
+            return;
+        }
+        long timeout = ex.group.settings().responseTimeout().toNanos();
+        long quiet = System.nanoTime() - ex.lastBackendActivity;
+        if (quiet < timeout) {
+            ex.timer = ctx.executor().schedule(this::checkResponseTimeout, timeout - quiet, TimeUnit.NANOSECONDS);
+            return;
+        }
+        log.debug("[{}] {} silent for {} ms", ctx.channel().id(), ex.target, TimeUnit.NANOSECONDS.toMillis(quiet));
+        ex.timer = null;
+        backendFailed(HttpResponseStatus.GATEWAY_TIMEOUT, false);
+    }
+
+    /**
+     * The backend connection failed before or during the response. Before a response byte went
+     * to the client the request may move to another target, when that cannot run it twice;
+     * after, the client connection is closed, since its response cannot be completed.
+     */
+    private void backendFailed(HttpResponseStatus status, boolean closedBeforeAnswer) {
+        ex.cancelTimer();
+        BackendHandler b = backend;
+        backend = null;
+        endOnTarget();
+        if (b != null) {
+            b.discard();
+        }
+        if (ex.responseStarted) {
+            ctx.flush();
+            closing = true;
+            ctx.close();
+            return;
+        }
+        boolean replayable = closedBeforeAnswer && !ex.bodyForwarded && isIdempotent(ex.request.method());
+        if (replayable) {
+            retryOrFail(status, false);
+        } else {
+            respondError(status);
+        }
+    }
+
+    /** Moves the request to another target when attempts remain, otherwise answers {@code status}. */
+    private void retryOrFail(HttpResponseStatus status, boolean connectFailed) {
+        if (connectFailed) {
+            ex.group.passiveFailure(ex.target, "connection failed");
+        }
+        if (ex.attempts <= ex.group.settings().maxRetries()) {
+            ex.avoid = ex.target;
+            ex.headWritten = false;
+            dispatch();
+            return;
+        }
+        respondError(status);
+    }
+
+    /** Answers the current exchange with the balancer's own error response. */
+    private void respondError(HttpResponseStatus status) {
+        ex.cancelTimer();
+        ex.responseStarted = true;
+        ex.responseComplete = true;
+        boolean mayBeWaiting = !ex.requestComplete && HttpUtil.is100ContinueExpected(ex.request);
+        boolean close = !ex.clientKeepAlive || mayBeWaiting || ex.closeClient;
+        encoder.headRequest(ex.head);
+        ChannelFuture f = ctx.writeAndFlush(ErrorResponses.of(ctx.alloc(), status, close));
+        if (close) {
+            closing = true;
+            ex = null;
+            releasePending();
+            f.addListener(ChannelFutureListener.CLOSE);
+        } else if (ex.requestComplete) {
+            endExchange();
+        } else {
+            ex.discarding = true;
+            drainPending();
+        }
+    }
+
+    // ---- WebSocket ----
+
+    private void startTunnel() {
+        ex.cancelTimer();
+        BackendHandler b = backend;
+        backend = null;
+        Target target = ex.target;
+        endOnTarget();
+        ex = null;
+        releasePending();
+        tunnel = new Tunnel(this, ctx.channel(), b.channel(), target);
+        b.startTunnel(tunnel);
+        ctx.flush();
+        // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.
+        ctx.pipeline().remove(ENCODER);
+        ctx.pipeline().remove(DECODER);
+        b.channel().pipeline().remove(BackendPool.CODEC);
+        b.channel().config().setAutoRead(ctx.channel().isWritable());
+        ctx.channel().config().setAutoRead(b.channel().isWritable());
+    }
+
+    // ---- helpers ----
+
+    private InetSocketAddress remote() {
+        return (InetSocketAddress) ctx.channel().remoteAddress();
+    }
+
+    private void releasePending() {
+        Object msg;
+        while ((msg = pending.poll()) != null) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private static boolean isIdempotent(HttpMethod m) {
+        return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
+               || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
+    }
+
+    /** The state of one request/response exchange. */
+    private static final class Exchange {
+        final HttpRequest request;
+        final boolean head;
+        final boolean upgrade;
+        final boolean clientKeepAlive;
+        final boolean client10;
+        TargetGroup group;
+        Target target;
+        Target avoid;
+        int attempts;
+        boolean onTarget;
+        boolean setCookie;
+        boolean headWritten;
+        boolean bodyForwarded;
+        boolean requestComplete;
+        boolean responseStarted;
+        boolean responseComplete;
+        boolean informational;
+        boolean switching;
+        boolean discarding;
+        boolean backendKeepAlive;
+        boolean closeClient;
+        long lastBackendActivity;
+        ScheduledFuture<?> timer;
+
+        Exchange(HttpRequest request) {
+            this.request = request;
+            this.head = request.method() == HttpMethod.HEAD;
+            this.client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
+            this.clientKeepAlive = HttpUtil.isKeepAlive(request);
+            this.upgrade = request.method() == HttpMethod.GET
+                           && request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET,
+                                                              true);
+        }
+
+        void cancelTimer() {
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package fulcrum.proxy;
+
+import fulcrum.config.ListenerSettings;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Builds a client connection's pipeline: request decoder, response encoder, proxy handler. */
+public final class FrontendInitializer extends ChannelInitializer<SocketChannel> {
+    private static final Logger log = LoggerFactory.getLogger(FrontendInitializer.class);
+    private static final long REFUSAL_LOG_INTERVAL_NANOS = 10_000_000_000L;
+
+    private final ListenerContext listener;
+    private final ChannelGroup connections;
+    private final AtomicLong lastRefusalLog = new AtomicLong(System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS);
+
+    public FrontendInitializer(ListenerContext listener, ChannelGroup connections) {
+        this.listener = listener;
+        this.connections = connections;
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+        ListenerSettings s = listener.settings();
+        int max = s.maxConnections();
+        if (listener.stopping() || (max > 0 && listener.openConnections() >= max)) {
+            refuse(ch, max);
+            return;
+        }
+        listener.connectionOpened();
+        ch.closeFuture().addListener(f -> listener.connectionClosed());
+        connections.add(ch);
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(s.limits().maxRequestLine())
+                .setMaxHeaderSize(s.limits().maxHeaderSize())
+                .setMaxChunkSize(64 * 1024)
+                .setStrictLineParsing(true);
+        ch.pipeline()
+          .addLast(FrontendHandler.DECODER, new HttpRequestDecoder(decoder))
+          .addLast(FrontendHandler.ENCODER, new ResponseEncoder())
+          .addLast(FrontendHandler.HANDLER, new FrontendHandler(listener));
+    }
+
+    private void refuse(SocketChannel ch, int max) {
+        long now = System.nanoTime();
+        long last = lastRefusalLog.get();
+        if (now - last >= REFUSAL_LOG_INTERVAL_NANOS && lastRefusalLog.compareAndSet(last, now)) {
+            log.warn("listener {}: connection limit {} reached, refusing connections (logged every 10 s)",
+                     listener.settings().name(), max);
+        }
+        ch.close();
+    }
+}

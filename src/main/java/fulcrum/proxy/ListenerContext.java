@@ -1,0 +1,83 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.TargetGroup;
+import fulcrum.config.ListenerSettings;
+import fulcrum.http.ForwardingHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+
+import java.net.InetSocketAddress;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * What every connection of one listener shares: its settings, where its requests go, and the
+ * backend pools. Routing is read through a volatile field so a reload can replace it whole.
+ */
+public final class ListenerContext {
+    private final ListenerSettings settings;
+    private final ForwardingHeaders forwardingHeaders;
+    private final BackendPools pools;
+    private final boolean tls;
+    private volatile Router router;
+    private volatile boolean stopping;
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** Decides which target group a request goes to. */
+    public interface Router {
+        /** The group for {@code request}, or null when none can take it (answered 503). */
+        TargetGroup route(HttpRequest request, InetSocketAddress client);
+    }
+
+    public ListenerContext(ListenerSettings settings, Router router, BackendPools pools, boolean tls) {
+        this.settings = requireNonNull(settings, "settings");
+        this.router = requireNonNull(router, "router");
+        this.pools = requireNonNull(pools, "pools");
+        this.tls = tls;
+        this.forwardingHeaders = new ForwardingHeaders(settings.forwardedHeaders(), tls, settings.bind().port());
+    }
+
+    public ListenerSettings settings() {
+        return settings;
+    }
+
+    ForwardingHeaders forwardingHeaders() {
+        return forwardingHeaders;
+    }
+
+    BackendPools pools() {
+        return pools;
+    }
+
+    boolean tls() {
+        return tls;
+    }
+
+    Router router() {
+        return router;
+    }
+
+    /** Set at shutdown: connections close after their current exchange, new ones are refused. */
+    public void stopping(boolean stopping) {
+        this.stopping = stopping;
+    }
+
+    public boolean stopping() {
+        return stopping;
+    }
+
+    void connectionOpened() {
+        open.incrementAndGet();
+    }
+
+    void connectionClosed() {
+        open.decrementAndGet();
+    }
+
+    public int openConnections() {
+        return open.get();
+    }
+
+    public void router(Router next) {
+        this.router = requireNonNull(next, "router");
+    }
+}

@@ -1,0 +1,108 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.Target;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * A WebSocket connection after its 101: raw bytes both ways, frames untouched. Either side that
+ * cannot keep up stops the other from reading; either side closing closes the other once what
+ * was already sent to it has been flushed.
+ */
+final class Tunnel {
+    private final FrontendHandler frontend;
+    private final Channel client;
+    private final Channel backend;
+    private final Target target;
+    private boolean clientFlush;
+    private boolean backendFlush;
+    private boolean closed;
+
+    Tunnel(FrontendHandler frontend, Channel client, Channel backend, Target target) {
+        this.frontend = frontend;
+        this.client = client;
+        this.backend = backend;
+        this.target = target;
+        target.tunnelOpened();
+    }
+
+    Target target() {
+        return target;
+    }
+
+    void fromClient(Object msg) {
+        if (!(msg instanceof ByteBuf) || closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        frontend.touch();
+        backend.write(msg, backend.voidPromise());
+        backendFlush = true;
+    }
+
+    void clientReadComplete() {
+        if (backendFlush) {
+            backendFlush = false;
+            backend.flush();
+        }
+        if (!backend.isWritable()) {
+            client.config().setAutoRead(false);
+        }
+    }
+
+    void fromBackend(Object msg) {
+        if (!(msg instanceof ByteBuf) || closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        frontend.touch();
+        client.write(msg, client.voidPromise());
+        clientFlush = true;
+    }
+
+    void backendReadComplete() {
+        if (clientFlush) {
+            clientFlush = false;
+            client.flush();
+        }
+        if (!client.isWritable()) {
+            backend.config().setAutoRead(false);
+        }
+    }
+
+    void clientWritabilityChanged() {
+        backend.config().setAutoRead(client.isWritable());
+    }
+
+    void backendWritabilityChanged() {
+        client.config().setAutoRead(backend.isWritable());
+    }
+
+    void clientClosed() {
+        close(backend);
+    }
+
+    void backendClosed() {
+        close(client);
+    }
+
+    /** Closes both sides (idle timeout, shutdown, target taken out). */
+    void closeBoth() {
+        close(backend);
+        client.close();
+    }
+
+    private void close(Channel other) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        target.tunnelClosed();
+        if (other.isActive()) {
+            other.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package fulcrum.server;
+
+import fulcrum.config.FulcrumSettings;
+import fulcrum.config.HealthCheckSettings;
+import fulcrum.config.ListenerSettings;
+import fulcrum.config.StickinessSettings;
+import fulcrum.config.TargetGroupSettings;
+import fulcrum.config.TargetSpec;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** What {@code --check} prints: the configuration as the balancer understood it, and warnings. */
+public final class CheckReport {
+    /** Socket.IO's defaults: a session is silent for up to pingInterval + pingTimeout. */
+    static final Duration SOCKET_IO_SILENCE = Duration.ofSeconds(25 + 20);
+
+    private CheckReport() {
+    }
+
+    public static String render(Path file, FulcrumSettings s) {
+        StringBuilder b = new StringBuilder();
+        b.append(file).append(": valid\n");
+        for (ListenerSettings l : s.listeners()) {
+            b.append(String.format(Locale.ROOT, "listener %s  bind %s  default-target-group %s  idle-timeout %s%n",
+                                   l.name(), l.bind(), l.defaultTargetGroup(), human(l.idleTimeout())));
+        }
+        for (TargetGroupSettings g : s.targetGroups().values()) {
+            List<String> targets = new ArrayList<>();
+            for (TargetSpec t : g.targets()) {
+                targets.add(t.weight() == 1 ? t.address().toString() : t.address() + " (weight " + t.weight() + ")");
+            }
+            b.append(String.format(Locale.ROOT, "target group %s  %s  targets [%s]%n", g.name(),
+                                   label(g.algorithm()), String.join(", ", targets)));
+            StickinessSettings st = g.stickiness();
+            b.append("  stickiness ").append(st.enabled()
+                    ? label(st.type()) + (st.usesCookie() ? " cookie " + st.cookieName() + " for " + human(st.duration()) : "")
+                    : "off").append('\n');
+            HealthCheckSettings hc = g.healthCheck();
+            if (hc.enabled()) {
+                b.append(String.format(Locale.ROOT,
+                        "  health-check %s %s port %s every %s timeout %s healthy-threshold %d "
+                        + "unhealthy-threshold %d matcher %s on-unhealthy %s%n",
+                        label(hc.protocol()), hc.protocol() == HealthCheckSettings.Protocol.HTTP ? hc.path() : "",
+                        hc.port() == 0 ? "traffic-port" : Integer.toString(hc.port()), human(hc.interval()),
+                        human(hc.timeout()), hc.healthyThreshold(), hc.unhealthyThreshold(), hc.matcher(),
+                        label(hc.onUnhealthy())));
+            } else {
+                b.append("  health-check off (every target takes traffic)\n");
+            }
+            b.append(String.format(Locale.ROOT, "  connect-timeout %s response-timeout %s max-retries %d%n",
+                                   human(g.connectTimeout()), human(g.responseTimeout()), g.maxRetries()));
+        }
+        for (String w : warnings(s)) {
+            b.append("warning: ").append(w).append('\n');
+        }
+        return b.toString();
+    }
+
+    /** Misconfigurations that are valid but break real-time clients. */
+    public static List<String> warnings(FulcrumSettings s) {
+        List<String> out = new ArrayList<>();
+        for (ListenerSettings l : s.listeners()) {
+            if (l.idleTimeout().compareTo(SOCKET_IO_SILENCE) < 0) {
+                out.add("listener " + l.name() + ": idle-timeout " + human(l.idleTimeout())
+                        + " is shorter than a Socket.IO session may stay silent (pingInterval 25s + pingTimeout 20s"
+                        + " = 45s); clients will be disconnected every " + human(l.idleTimeout()));
+            }
+        }
+        for (TargetGroupSettings g : s.targetGroups().values()) {
+            if (g.responseTimeout().compareTo(SOCKET_IO_SILENCE) < 0) {
+                out.add("target group " + g.name() + ": response-timeout " + human(g.responseTimeout())
+                        + " is shorter than a Socket.IO long-poll may wait (up to 45s with default ping settings)");
+            }
+        }
+        return out;
+    }
+
+    static String label(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    static String human(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 86_400_000 == 0 && ms > 0) {
+            return ms / 86_400_000 + "d";
+        }
+        if (ms % 3_600_000 == 0 && ms > 0) {
+            return ms / 3_600_000 + "h";
+        }
+        if (ms % 1000 == 0) {
+            return ms / 1000 + "s";
+        }
+        return ms + "ms";
+    }
+}
