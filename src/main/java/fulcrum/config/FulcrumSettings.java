@@ -104,7 +104,7 @@ public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Dura
 
     private static Config objectWithDefaults(String key, ConfigValue v, Config defaults) {
         if (v.valueType() != ConfigValueType.OBJECT) {
-            throw SettingsException.of(key, v.render(), "an object { ... }", v.origin());
+            throw SettingsException.of(key, SettingsException.show(v), "an object { ... }", v.origin());
         }
         return ((ConfigObject) v).toConfig().withFallback(defaults);
     }

@@ -24,7 +24,7 @@ public record HealthCheckSettings(boolean enabled, Protocol protocol, String pat
         Duration interval = r.duration("interval", false);
         Duration timeout = r.duration("timeout", false);
         if (timeout.compareTo(interval) > 0) {
-            throw r.error("timeout", r.config().getValue("timeout").render(),
+            throw r.error("timeout", SettingsException.show(r.config().getValue("timeout")),
                           "no longer than interval (" + interval.toMillis() + "ms)");
         }
         StatusMatcher matcher;

@@ -32,7 +32,7 @@ final class KeyCheck {
             return;
         }
         if (root.valueType() != ConfigValueType.OBJECT) {
-            throw SettingsException.of("fulcrum", root.render(), "an object { ... }", root.origin());
+            throw SettingsException.of("fulcrum", SettingsException.show(root), "an object { ... }", root.origin());
         }
         ConfigObject ref = (ConfigObject) reference.get("fulcrum");
         ConfigObject fulcrum = (ConfigObject) root;
@@ -84,7 +84,7 @@ final class KeyCheck {
     }
 
     private static SettingsException unknown(String key, ConfigValue v, Set<String> known) {
-        return SettingsException.of(key, v.render(), "a known key; this one is unknown, known here: "
+        return SettingsException.of(key, SettingsException.show(v), "a known key; this one is unknown, known here: "
                                                       + String.join(", ", new TreeSet<>(known)), v.origin());
     }
 }

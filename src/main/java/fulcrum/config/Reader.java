@@ -54,7 +54,7 @@ public final class Reader {
     public String string(String key) {
         ConfigValue v = value(key, "a string");
         if (v.valueType() == ConfigValueType.OBJECT || v.valueType() == ConfigValueType.LIST) {
-            throw error(key, v.render(), "a string");
+            throw error(key, SettingsException.show(v), "a string");
         }
         return String.valueOf(v.unwrapped());
     }
@@ -132,14 +132,14 @@ public final class Reader {
     public List<String> strings(String key) {
         ConfigValue v = value(key, "a list of strings");
         if (v.valueType() != ConfigValueType.LIST) {
-            throw error(key, v.render(), "a list of strings");
+            throw error(key, SettingsException.show(v), "a list of strings");
         }
         List<String> out = new ArrayList<>();
         int i = 0;
         for (ConfigValue e : (ConfigList) v) {
             if (e.valueType() == ConfigValueType.OBJECT || e.valueType() == ConfigValueType.LIST
                 || e.valueType() == ConfigValueType.NULL) {
-                throw SettingsException.of(path(key) + "[" + i + "]", e.render(), "a string", e.origin());
+                throw SettingsException.of(path(key) + "[" + i + "]", SettingsException.show(e), "a string", e.origin());
             }
             out.add(String.valueOf(e.unwrapped()));
             i++;
@@ -150,7 +150,7 @@ public final class Reader {
     public ConfigList list(String key) {
         ConfigValue v = value(key, "a list");
         if (v.valueType() != ConfigValueType.LIST) {
-            throw error(key, v.render(), "a list");
+            throw error(key, SettingsException.show(v), "a list");
         }
         return (ConfigList) v;
     }
@@ -158,7 +158,7 @@ public final class Reader {
     public ConfigObject object(String key) {
         ConfigValue v = value(key, "an object");
         if (v.valueType() != ConfigValueType.OBJECT) {
-            throw error(key, v.render(), "an object");
+            throw error(key, SettingsException.show(v), "an object");
         }
         return (ConfigObject) v;
     }
@@ -177,7 +177,7 @@ public final class Reader {
         if (!config.hasPathOrNull(quote(key))) {
             return "(missing)";
         }
-        return config.getIsNull(quote(key)) ? "null" : config.getValue(quote(key)).render();
+        return config.getIsNull(quote(key)) ? "null" : SettingsException.show(config.getValue(quote(key)));
     }
 
     static String settingName(Enum<?> e) {

@@ -15,6 +15,18 @@ public final class SettingsException extends RuntimeException {
         return new SettingsException(key + ": " + value + " (expected: " + expected + ")" + at(origin));
     }
 
+    /** A value as the user wrote it, on one line: strings bare, the rest as compact JSON. */
+    static String show(com.typesafe.config.ConfigValue v) {
+        if (v == null) {
+            return "null";
+        }
+        if (v.valueType() == com.typesafe.config.ConfigValueType.STRING) {
+            String s = (String) v.unwrapped();
+            return s.isEmpty() || s.isBlank() || s.indexOf(' ') >= 0 ? '"' + s + '"' : s;
+        }
+        return v.render(com.typesafe.config.ConfigRenderOptions.concise());
+    }
+
     static String at(ConfigOrigin origin) {
         if (origin == null) {
             return "";

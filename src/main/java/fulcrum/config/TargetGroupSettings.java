@@ -43,7 +43,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
             String key = r.path("targets") + "[" + i++ + "]";
             TargetSpec spec = target(key, v);
             if (!seen.add(spec.address())) {
-                throw SettingsException.of(key, v.render(), "each target once", v.origin());
+                throw SettingsException.of(key, SettingsException.show(v), "each target once", v.origin());
             }
             out.add(spec);
         }
@@ -56,13 +56,13 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
             return new TargetSpec(address(key, v), 1);
         }
         if (v.valueType() != ConfigValueType.OBJECT) {
-            throw SettingsException.of(key, v.render(), "\"host:port\" or { address = \"host:port\", weight = 1 }",
+            throw SettingsException.of(key, SettingsException.show(v), "\"host:port\" or { address = \"host:port\", weight = 1 }",
                                        v.origin());
         }
         ConfigObject o = (ConfigObject) v;
         for (String k : o.keySet()) {
             if (!k.equals("address") && !k.equals("weight")) {
-                throw SettingsException.of(key + "." + k, o.get(k).render(), "only address and weight",
+                throw SettingsException.of(key + "." + k, SettingsException.show(o.get(k)), "only address and weight",
                                            o.get(k).origin());
             }
         }
@@ -75,12 +75,12 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
 
     private static HostPort address(String key, ConfigValue v) {
         if (v.valueType() != ConfigValueType.STRING) {
-            throw SettingsException.of(key, v.render(), "\"host:port\"", v.origin());
+            throw SettingsException.of(key, SettingsException.show(v), "\"host:port\"", v.origin());
         }
         try {
             return HostPort.parse((String) v.unwrapped());
         } catch (IllegalArgumentException e) {
-            throw SettingsException.of(key, v.render(), "\"host:port\": " + e.getMessage(), v.origin());
+            throw SettingsException.of(key, SettingsException.show(v), "\"host:port\": " + e.getMessage(), v.origin());
         }
     }
 }
