@@ -2,15 +2,18 @@ package fulcrum.config;
 
 import java.net.InetSocketAddress;
 
-/** A "host:port" as written in the configuration: "127.0.0.1:3000", "chat:3000", "[::1]:8080". */
+/**
+ * A "host:port" as written in the configuration: "127.0.0.1:3000", "chat:3000", "[::1]:8080".
+ * Port 0 is allowed here (a listener on an ephemeral port); targets require a real port.
+ */
 public record HostPort(String host, int port) {
 
     public HostPort {
         if (host == null || host.isEmpty()) {
             throw new IllegalArgumentException("empty host");
         }
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port " + port + " is not between 1 and 65535");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port " + port + " is not between 0 and 65535");
         }
     }
 

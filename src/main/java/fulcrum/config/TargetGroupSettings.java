@@ -78,7 +78,11 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
             throw SettingsException.of(key, SettingsException.show(v), "\"host:port\"", v.origin());
         }
         try {
-            return HostPort.parse((String) v.unwrapped());
+            HostPort a = HostPort.parse((String) v.unwrapped());
+            if (a.port() == 0) {
+                throw new IllegalArgumentException("port 0 is not a target's port");
+            }
+            return a;
         } catch (IllegalArgumentException e) {
             throw SettingsException.of(key, SettingsException.show(v), "\"host:port\": " + e.getMessage(), v.origin());
         }

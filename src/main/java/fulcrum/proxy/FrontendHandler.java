@@ -460,7 +460,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         boolean last = c instanceof LastHttpContent;
         if (ex.informational) {
-            c.release();
+            // Its end resets the encoder for the final response; it carries no bytes.
+            ctx.write(c, ctx.voidPromise());
             if (last) {
                 ex.informational = false;
             }

@@ -15,7 +15,7 @@ import static java.util.Objects.requireNonNull;
  */
 public final class ListenerContext {
     private final ListenerSettings settings;
-    private final ForwardingHeaders forwardingHeaders;
+    private volatile ForwardingHeaders forwardingHeaders;
     private final BackendPools pools;
     private final boolean tls;
     private volatile Router router;
@@ -38,6 +38,11 @@ public final class ListenerContext {
 
     public ListenerSettings settings() {
         return settings;
+    }
+
+    /** The port the listener was actually bound to (it may have asked for port 0). */
+    public void boundPort(int port) {
+        this.forwardingHeaders = new ForwardingHeaders(settings.forwardedHeaders(), tls, port);
     }
 
     ForwardingHeaders forwardingHeaders() {

@@ -121,6 +121,7 @@ public final class Balancer implements AutoCloseable {
                                                 + e.getMessage(), e);
             }
             serverChannels.add(ch);
+            ctx.boundPort(((InetSocketAddress) ch.localAddress()).getPort());
             listeners.add(ctx);
             log.info("listener {} listening on {} ({}), default target group {}", ls.name(),
                      ch.localAddress(), transport.name(), ls.defaultTargetGroup());
