@@ -1,5 +1,6 @@
 package fulcrum.http;
 
+import io.netty.util.AsciiString;
 import io.netty.util.ByteProcessor;
 
 /**
@@ -91,5 +92,63 @@ final class Bytes {
             case 0x7f -> "DEL";
             default -> "control byte";
         };
+    }
+
+    /** Whether {@code name}'s letters, lower-cased and without anything else, spell {@code letters}. */
+    static boolean sameLetters(byte[] name, String letters) {
+        int j = 0;
+        for (byte b : name) {
+            int lower = b | 0x20;
+            if (lower < 'a' || lower > 'z') {
+                continue;
+            }
+            if (j == letters.length() || letters.charAt(j++) != lower) {
+                return false;
+            }
+        }
+        return j == letters.length();
+    }
+
+    private static final boolean[] HOST = new boolean[256];
+
+    static {
+        for (char c = '0'; c <= '9'; c++) {
+            HOST[c] = true;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            HOST[c] = true;
+            HOST[c - 'a' + 'A'] = true;
+        }
+        // unreserved, sub-delims, pct-encoded, port separator and IP-literal brackets (RFC 3986)
+        for (char c : "-._~%!$&'()*+,;=:[]".toCharArray()) {
+            HOST[c] = true;
+        }
+    }
+
+    /** Host = uri-host [ ":" port ]; empty is allowed (RFC 9110 7.2, a target without authority). */
+    static boolean isHostValue(AsciiString value) {
+        byte[] a = value.array();
+        for (int i = value.arrayOffset(), end = i + value.length(); i < end; i++) {
+            if (!HOST[a[i] & 0xff]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Whether a Host names the same authority as an absolute-form target: host names compare
+     * without case (RFC 3986 6.2.2.1) and the scheme's default port may be left out (6.2.3).
+     */
+    static boolean sameAuthority(AsciiString authority, AsciiString host, int defaultPort) {
+        return withoutPort(authority, defaultPort).contentEqualsIgnoreCase(withoutPort(host, defaultPort));
+    }
+
+    private static AsciiString withoutPort(AsciiString authority, int defaultPort) {
+        String suffix = ":" + defaultPort;
+        if (authority.length() > suffix.length() && authority.endsWith(suffix)) {
+            return authority.subSequence(0, authority.length() - suffix.length(), false);
+        }
+        return authority;
     }
 }

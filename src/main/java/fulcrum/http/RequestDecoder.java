@@ -78,6 +78,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private String uri;
     private HttpVersion version;
     private AsciiString authority;
+    private int defaultPort;
     private HttpHeaders fields;
     private int fieldBytes;
     private int fieldCount;
@@ -278,6 +279,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         byte[] a = new byte[authorityEnd - authorityStart];
         in.getBytes(authorityStart, a);
         authority = new AsciiString(a, false);
+        defaultPort = authorityStart - start == "https://".length() ? 443 : 80;
         // RFC 9112 3.2.2: a proxy forwards origin-form to an origin server; backends behind a
         // balancer are origin servers. The authority goes into Host (see finishHead).
         note(DesyncClass.ACCEPTABLE, "absolute-form request target rewritten to origin-form");
@@ -452,18 +454,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
      * think it is.
      */
     private void checkLookalike(byte[] name, AsciiString asString) {
-        if (asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING)
-                || asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH)) {
-            return;
-        }
-        StringBuilder letters = new StringBuilder(name.length);
-        for (byte b : name) {
-            if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') {
-                letters.append((char) (b | 0x20));
-            }
-        }
-        String s = letters.toString();
-        if (s.equals("transferencoding") || s.equals("contentlength")) {
+        if ((Bytes.sameLetters(name, "transferencoding")
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING))
+                || (Bytes.sameLetters(name, "contentlength")
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH))) {
             note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
         }
     }
@@ -491,6 +485,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             requireNoControl(name);
             addTransferEncoding(value);
         } else if (name.contentEqualsIgnoreCase(HttpHeaderNames.HOST)) {
+            if (!Bytes.isHostValue(value)) {
+                // RFC 9112 3.2: a Host with an invalid value MUST be answered with 400; one with
+                // "/", "@" or spaces is routed differently by every parser that reads it.
+                note(DesyncClass.SEVERE, "invalid Host value");
+            }
             if (++hostCount > 1) {
                 // RFC 9112 3.2: more than one Host MUST be answered with 400.
                 note(DesyncClass.SEVERE, "more than one Host header");
@@ -598,7 +597,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (authority != null) {
             if (hostCount == 0) {
                 fields.set(HttpHeaderNames.HOST, authority);
-            } else if (!authority.contentEqualsIgnoreCase(host)) {
+            } else if (!Bytes.sameAuthority(authority, host, defaultPort)) {
                 // RFC 9112 3.2.2 says to ignore Host here; but a Host that disagrees is how
                 // requests are routed one way by us and another way behind us.
                 note(DesyncClass.SEVERE, "Host disagrees with the request target's authority");
