@@ -3,7 +3,8 @@ package fulcrum.http;
 import static java.util.Objects.requireNonNull;
 
 /**
- * Bounds on what {@link RequestDecoder} accepts from one client.
+ * Bounds on what {@link RequestDecoder} accepts from one client, bound from a listener's
+ * settings (reference.conf documents each one and its default).
  *
  * @param maxRequestLine bytes of the request line, line ending excluded (414 beyond it)
  * @param maxHeaderSize bytes of all header lines together, line endings included (431 beyond it);
@@ -16,9 +17,6 @@ import static java.util.Objects.requireNonNull;
 public record RequestLimits(int maxRequestLine, int maxHeaderSize, int maxHeaders, long maxBodySize,
                             int maxChunkLine, DesyncMode mode) {
 
-    /** The defaults of reference.conf; the chunk line allows generous chunk extensions. */
-    public static final int DEFAULT_MAX_CHUNK_LINE = 4096;
-
     public RequestLimits {
         requirePositive(maxRequestLine, "maxRequestLine");
         requirePositive(maxHeaderSize, "maxHeaderSize");
@@ -28,11 +26,6 @@ public record RequestLimits(int maxRequestLine, int maxHeaderSize, int maxHeader
             throw new IllegalArgumentException("maxBodySize: " + maxBodySize + " (expected: >= 0)");
         }
         requireNonNull(mode, "mode");
-    }
-
-    public RequestLimits(int maxRequestLine, int maxHeaderSize, int maxHeaders, long maxBodySize,
-                         DesyncMode mode) {
-        this(maxRequestLine, maxHeaderSize, maxHeaders, maxBodySize, DEFAULT_MAX_CHUNK_LINE, mode);
     }
 
     private static void requirePositive(long value, String name) {

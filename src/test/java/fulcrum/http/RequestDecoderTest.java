@@ -133,7 +133,7 @@ class RequestDecoderTest {
 
     @Test
     void requestLineOverTheLimitIs414() {
-        RequestLimits limits = new RequestLimits(64, 1024, 10, 0, DesyncMode.DEFENSIVE);
+        RequestLimits limits = new RequestLimits(64, 1024, 10, 0, 4096, DesyncMode.DEFENSIVE);
         String longLine = "GET /" + "a".repeat(100) + " HTTP/1.1\r\nHost: a\r\n\r\n";
         assertRejected(limits, longLine, 414);
         // Also when the line has not ended yet: the decoder must not buffer it without bound.
@@ -148,7 +148,7 @@ class RequestDecoderTest {
 
     @Test
     void headerSectionOverTheLimitIs431() {
-        RequestLimits limits = new RequestLimits(1024, 100, 10, 0, DesyncMode.DEFENSIVE);
+        RequestLimits limits = new RequestLimits(1024, 100, 10, 0, 4096, DesyncMode.DEFENSIVE);
         assertRejected(limits, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + "b".repeat(100) + "\r\n\r\n", 431);
         EmbeddedChannel ch = Wire.channel(limits);
         List<Decoded> d = Wire.feedWholeAndFinish(ch, ascii("GET / HTTP/1.1\r\nX-Big: " + "b".repeat(200)));
@@ -157,21 +157,21 @@ class RequestDecoderTest {
 
     @Test
     void tooManyHeadersIs431() {
-        RequestLimits limits = new RequestLimits(1024, 64 * 1024, 3, 0, DesyncMode.DEFENSIVE);
+        RequestLimits limits = new RequestLimits(1024, 64 * 1024, 3, 0, 4096, DesyncMode.DEFENSIVE);
         assertEquals(1, decodeOk(limits, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n").size());
         assertRejected(limits, "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431);
     }
 
     @Test
     void contentLengthOverTheBodyLimitIs413UpFront() {
-        RequestLimits limits = new RequestLimits(1024, 1024, 10, 10, DesyncMode.DEFENSIVE);
+        RequestLimits limits = new RequestLimits(1024, 1024, 10, 10, 4096, DesyncMode.DEFENSIVE);
         assertRejected(limits, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413);
         assertEquals(1, decodeOk(limits, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789").size());
     }
 
     @Test
     void chunkedBodyCrossingTheLimitIs413WhenItCrosses() {
-        RequestLimits limits = new RequestLimits(1024, 1024, 10, 10, DesyncMode.DEFENSIVE);
+        RequestLimits limits = new RequestLimits(1024, 1024, 10, 10, 4096, DesyncMode.DEFENSIVE);
         EmbeddedChannel ch = Wire.channel(limits);
         List<Decoded> d = Wire.feedWholeAndFinish(ch, ascii("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + "6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n" + Wire.FOLLOW_UP));
@@ -179,6 +179,18 @@ class RequestDecoderTest {
         assertEquals("abcdef", d.get(0).bodyText());
         assertFalse(d.get(0).complete);
         assertEquals(413, d.get(1).rejected.status().code());
+    }
+
+    @Test
+    void chunkSizeLineOverTheLimitIs400() {
+        RequestLimits limits = new RequestLimits(1024, 1024, 10, 0, 16, DesyncMode.DEFENSIVE);
+        String head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assertEquals(1, decodeOk(limits, head + "5;a=bcdefgh\r\nhello\r\n0\r\n\r\n").size());
+        assertRejected(limits, head + "5;a=bcdefghijklmnop\r\nhello\r\n0\r\n\r\n", 400);
+        // Leading zeros cannot be used to send an endless size line either.
+        EmbeddedChannel ch = Wire.channel(limits);
+        List<Decoded> d = Wire.feedWholeAndFinish(ch, ascii(head + "0".repeat(100)));
+        assertEquals(400, d.get(1).rejected.status().code());
     }
 
     @Test

@@ -28,7 +28,7 @@ final class Wire {
     }
 
     static RequestLimits limits(DesyncMode mode) {
-        return new RequestLimits(16 * 1024, 64 * 1024, 100, 0, mode);
+        return new RequestLimits(16 * 1024, 64 * 1024, 100, 0, 4096, mode);
     }
 
     static EmbeddedChannel channel(DesyncMode mode) {
