@@ -19,7 +19,8 @@ public final class DecodedRequest extends DefaultHttpRequest {
 
     DecodedRequest(HttpVersion version, HttpMethod method, String uri, HttpHeaders headers,
                    DesyncClass desyncClass, String desyncReason, boolean closeAfter) {
-        super(version, method, uri, headers);
+        // The decoder has checked method and target byte by byte; Netty need not scan them again.
+        super(version, method, uri, headers, false);
         this.desyncClass = requireNonNull(desyncClass, "desyncClass");
         this.desyncReason = requireNonNull(desyncReason, "desyncReason");
         this.closeAfter = closeAfter;
