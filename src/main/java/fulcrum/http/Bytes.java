@@ -1,0 +1,154 @@
+package fulcrum.http;
+
+import io.netty.util.AsciiString;
+import io.netty.util.ByteProcessor;
+
+/**
+ * Byte classes of RFC 9110/9112, as {@link ByteProcessor}s so that a whole field is checked in
+ * one {@code forEachByte} loop (which stops at the first byte that does not belong).
+ */
+final class Bytes {
+    static final byte CR = '\r';
+    static final byte LF = '\n';
+    static final byte SP = ' ';
+    static final byte HTAB = '\t';
+
+    private static final boolean[] TCHAR = new boolean[256];
+
+    static {
+        for (char c = '0'; c <= '9'; c++) {
+            TCHAR[c] = true;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            TCHAR[c] = true;
+            TCHAR[c - 'a' + 'A'] = true;
+        }
+        for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
+            TCHAR[c] = true;
+        }
+    }
+
+    /** token characters (RFC 9110 5.6.2): method names and field names. */
+    static final ByteProcessor TOKEN = b -> TCHAR[b & 0xff];
+
+    /**
+     * Visible ASCII, what a request target is made of (RFC 3986 has no raw whitespace, controls
+     * or bytes above 0x7E).
+     */
+    static final ByteProcessor TARGET = b -> b > 0x20 && b < 0x7f;
+
+    /**
+     * Field value bytes: VCHAR, obs-text (negative as a Java byte), SP and HTAB. Everything else
+     * is a control byte (NUL, CR, LF, VT, DEL...) which RFC 9110 5.5 calls invalid and dangerous.
+     */
+    static final ByteProcessor FIELD_VALUE = b -> b >= 0x20 ? b != 0x7f : b < 0 || b == HTAB;
+
+    private Bytes() {
+    }
+
+    static boolean isToken(byte b) {
+        return TCHAR[b & 0xff];
+    }
+
+    static boolean isOws(byte b) {
+        return b == SP || b == HTAB;
+    }
+
+    static boolean isControl(byte b) {
+        return !FIELD_VALUE_TABLE[b & 0xff];
+    }
+
+    private static final boolean[] FIELD_VALUE_TABLE = new boolean[256];
+
+    static {
+        for (int i = 0; i < 256; i++) {
+            byte b = (byte) i;
+            FIELD_VALUE_TABLE[i] = b >= 0x20 ? b != 0x7f : b < 0 || b == HTAB;
+        }
+    }
+
+    /** The value of a hexadecimal digit, or -1. */
+    static int hex(byte b) {
+        if (b >= '0' && b <= '9') {
+            return b - '0';
+        }
+        if (b >= 'a' && b <= 'f') {
+            return b - 'a' + 10;
+        }
+        if (b >= 'A' && b <= 'F') {
+            return b - 'A' + 10;
+        }
+        return -1;
+    }
+
+    /** How a control byte is named in a rejection reason; the byte itself never goes to logs. */
+    static String describeControl(byte b) {
+        return switch (b) {
+            case 0 -> "NUL";
+            case CR -> "bare CR";
+            case LF -> "bare LF";
+            case 0x0b -> "vertical tab";
+            case 0x0c -> "form feed";
+            case 0x7f -> "DEL";
+            default -> "control byte";
+        };
+    }
+
+    /** Whether {@code name}'s letters, lower-cased and without anything else, spell {@code letters}. */
+    static boolean sameLetters(byte[] name, String letters) {
+        int j = 0;
+        for (byte b : name) {
+            int lower = b | 0x20;
+            if (lower < 'a' || lower > 'z') {
+                continue;
+            }
+            if (j == letters.length() || letters.charAt(j++) != lower) {
+                return false;
+            }
+        }
+        return j == letters.length();
+    }
+
+    private static final boolean[] HOST = new boolean[256];
+
+    static {
+        for (char c = '0'; c <= '9'; c++) {
+            HOST[c] = true;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            HOST[c] = true;
+            HOST[c - 'a' + 'A'] = true;
+        }
+        // unreserved, sub-delims, pct-encoded, port separator and IP-literal brackets (RFC 3986)
+        for (char c : "-._~%!$&'()*+,;=:[]".toCharArray()) {
+            HOST[c] = true;
+        }
+    }
+
+    /** Host = uri-host [ ":" port ]; empty is allowed (RFC 9110 7.2, a target without authority). */
+    static boolean isHostValue(AsciiString value) {
+        byte[] a = value.array();
+        for (int i = value.arrayOffset(), end = i + value.length(); i < end; i++) {
+            if (!HOST[a[i] & 0xff]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Whether a Host names the same authority as an absolute-form target: host names compare
+     * without case (RFC 3986 6.2.2.1) and the scheme's default port may be left out (6.2.3).
+     */
+    static boolean sameAuthority(AsciiString authority, AsciiString host, int defaultPort) {
+        return withoutPort(authority, defaultPort).contentEqualsIgnoreCase(withoutPort(host, defaultPort));
+    }
+
+    private static AsciiString withoutPort(AsciiString authority, int defaultPort) {
+        String suffix = ":" + defaultPort;
+        if (authority.length() > suffix.length() && authority.endsWith(suffix)) {
+            return authority.subSequence(0, authority.length() - suffix.length(), false);
+        }
+        return authority;
+    }
+}

@@ -1,0 +1,827 @@
+package fulcrum.http;
+
+import static fulcrum.http.Bytes.CR;
+import static fulcrum.http.Bytes.HTAB;
+import static fulcrum.http.Bytes.LF;
+import static fulcrum.http.Bytes.SP;
+import static java.util.Objects.requireNonNull;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.CharsetUtil;
+import java.util.List;
+
+/**
+ * The frontend's HTTP/1.1 request decoder: frames requests exactly as RFC 9112 says, classifies
+ * each one as http_desync_guardian does, and refuses to guess where a request ends.
+ *
+ * <p>It emits a {@link DecodedRequest}, then the body as {@code HttpContent} pieces (retained
+ * slices of the received buffers, never copied nor aggregated), then a {@code LastHttpContent}
+ * (carrying trailers after a chunked body). A request it will not forward becomes a
+ * {@link RejectedRequest} instead, possibly after the head and part of the body; from then on
+ * every byte is discarded, so nothing that follows can be taken for a request. After a request
+ * marked {@link DecodedRequest#closeAfter()} it discards everything too: the proxy closes the
+ * connection after the response, and the bytes after an ambiguous request are exactly where a
+ * smuggled request would sit.
+ *
+ * <p>After a request carrying {@code Upgrade} it decodes nothing until the proxy knows the
+ * backend's answer: on 101 the proxy removes this handler, and what the client already sent is
+ * passed on as a {@code ByteBuf} (ByteToMessageDecoder's {@code handlerRemoved}); on anything
+ * else it calls {@link #upgradeDeclined()}.
+ *
+ * <p>Line endings: RFC 9112 2.2 lets a recipient accept a bare LF as a line terminator. We accept
+ * it in the request line and headers (old scripts and netcat users send it; nginx and HAProxy
+ * accept it), but the request is {@link DesyncClass#AMBIGUOUS}: an intermediary in front of us
+ * that only splits on CRLF would see one header where we see two, which is a desync vector, so
+ * the connection is closed after it (and STRICTEST rejects it). Inside chunked framing, where no
+ * client has an excuse, only CRLF is accepted.
+ */
+public final class RequestDecoder extends ByteToMessageDecoder {
+    private static final HttpHeadersFactory HEADERS =
+            DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+    private static final HttpHeadersFactory TRAILERS =
+            DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
+
+    private enum State {
+        REQUEST_LINE, HEADERS, FIXED_BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILERS,
+        UPGRADE_PENDING, DISCARD
+    }
+
+    private final RequestLimits limits;
+    private final DesyncMode mode;
+    private final int[] teElements = new int[1];
+    private ChannelHandlerContext ctx;
+
+    private State state = State.REQUEST_LINE;
+    /** Bytes after the reader index known to hold no LF, so a slow line is not rescanned. */
+    private int scanned;
+
+    // The request being decoded; reset by startRequest().
+    private DesyncClass desyncClass;
+    private String desyncReason;
+    private boolean mustClose;
+    private boolean closeAfter;
+    private HttpMethod method;
+    private String uri;
+    private HttpVersion version;
+    private AsciiString authority;
+    private int defaultPort;
+    private HttpHeaders fields;
+    private int fieldBytes;
+    private int fieldCount;
+    private AsciiString pendingName;
+    private AsciiString pendingValue;
+    private boolean pendingHadControl;
+    private int hostCount;
+    private AsciiString host;
+    private long contentLength;
+    private boolean contentLengthDuplicated;
+    private boolean transferEncoding;
+    private boolean chunkedLast;
+    private boolean upgrade;
+    private long remaining;
+    private long bodyBytes;
+
+    public RequestDecoder(RequestLimits limits) {
+        this.limits = requireNonNull(limits, "limits");
+        this.mode = limits.mode();
+    }
+
+    /**
+     * The backend answered a request carrying {@code Upgrade} with something other than 101:
+     * the connection stays HTTP, so decode whatever the client sent after that request. Call on
+     * the channel's event loop.
+     */
+    public void upgradeDeclined() {
+        if (state != State.UPGRADE_PENDING) {
+            return;
+        }
+        state = State.REQUEST_LINE;
+        ByteBuf pending = internalBuffer();
+        if (ctx != null && pending.isReadable()) {
+            // channelRead with nothing new runs the decode loop over what is already cumulated.
+            try {
+                channelRead(ctx, Unpooled.EMPTY_BUFFER);
+                channelReadComplete(ctx);
+            } catch (Exception e) {
+                ctx.fireExceptionCaught(e);
+            }
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        try {
+            switch (state) {
+                case REQUEST_LINE -> readRequestLine(in);
+                case HEADERS, TRAILERS -> readFieldLine(in, out);
+                case FIXED_BODY -> readFixedBody(in, out);
+                case CHUNK_SIZE -> readChunkSize(in);
+                case CHUNK_DATA -> readChunkData(in, out);
+                case CHUNK_DATA_END -> readChunkDataEnd(in);
+                case UPGRADE_PENDING -> { }
+                case DISCARD -> in.skipBytes(in.readableBytes());
+                default -> throw new IllegalStateException(state.name());
+            }
+        } catch (Rejection r) {
+            out.add(new RejectedRequest(r.status, r.getMessage(), r.desyncClass));
+            state = State.DISCARD;
+            fields = null;
+            pendingName = null;
+            pendingValue = null;
+            in.skipBytes(in.readableBytes());
+        }
+    }
+
+    // ---- request line ----
+
+    private void readRequestLine(ByteBuf in) {
+        // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line
+        // (some clients send CRLF after a POST body).
+        while (in.isReadable()) {
+            byte b = in.getByte(in.readerIndex());
+            if (b == LF) {
+                in.skipBytes(1);
+            } else if (b == CR && in.readableBytes() >= 2 && in.getByte(in.readerIndex() + 1) == LF) {
+                in.skipBytes(2);
+            } else if (b == CR && in.readableBytes() < 2) {
+                return;
+            } else {
+                break;
+            }
+        }
+        int lf = findLf(in);
+        if (lf < 0) {
+            if (scanned > limits.maxRequestLine() + 1) {
+                throw new Rejection(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long",
+                        DesyncClass.COMPLIANT);
+            }
+            return;
+        }
+        int start = in.readerIndex();
+        startRequest();
+        int end = contentEnd(in, start, lf);
+        if (end - start > limits.maxRequestLine()) {
+            throw new Rejection(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long",
+                    desyncClass);
+        }
+        parseRequestLine(in, start, end);
+        in.readerIndex(lf + 1);
+        state = State.HEADERS;
+    }
+
+    private void parseRequestLine(ByteBuf in, int start, int end) {
+        int sp = in.indexOf(start, end, SP);
+        if (sp < 0) {
+            throw fail("request line has no request target");
+        }
+        if (sp == start || in.forEachByte(start, sp - start, Bytes.TOKEN) >= 0) {
+            throw fail("method is not a token");
+        }
+        // RFC 9110 9.1: methods are case-sensitive; "get" is a valid, different method that the
+        // backend may answer with 501. Forward it as it came.
+        method = HttpMethod.valueOf(in.toString(start, sp - start, CharsetUtil.US_ASCII));
+        int targetStart = sp + 1;
+        int targetEnd = in.forEachByte(targetStart, end - targetStart, Bytes.TARGET);
+        if (targetEnd < 0) {
+            throw fail("request line has no HTTP version (HTTP/0.9)");
+        }
+        if (targetEnd == targetStart) {
+            throw fail(in.getByte(targetEnd) == SP
+                    ? "more than one space between method and request target"
+                    : "whitespace or control byte in request target");
+        }
+        if (in.getByte(targetEnd) != SP) {
+            throw fail("whitespace or control byte in request target");
+        }
+        version = parseVersion(in, targetEnd + 1, end);
+        uri = parseTarget(in, targetStart, targetEnd);
+    }
+
+    private HttpVersion parseVersion(ByteBuf in, int start, int end) {
+        if (end - start != 8
+                || in.getByte(start) != 'H' || in.getByte(start + 1) != 'T'
+                || in.getByte(start + 2) != 'T' || in.getByte(start + 3) != 'P'
+                || in.getByte(start + 4) != '/' || in.getByte(start + 6) != '.'
+                || !isDigit(in.getByte(start + 5)) || !isDigit(in.getByte(start + 7))) {
+            throw fail(in.indexOf(start, end, SP) >= 0 || in.indexOf(start, end, HTAB) >= 0
+                    ? "whitespace in request target or around the HTTP version"
+                    : "malformed HTTP version");
+        }
+        int major = in.getByte(start + 5) - '0';
+        int minor = in.getByte(start + 7) - '0';
+        if (major != 1) {
+            // HTTP/2.0 here is a client speaking prior-knowledge h2 to an HTTP/1.1 listener.
+            throw new Rejection(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    "HTTP major version " + major + " not supported", DesyncClass.SEVERE);
+        }
+        if (minor == 0) {
+            return HttpVersion.HTTP_1_0;
+        }
+        if (minor > 1) {
+            // RFC 9110 2.5: a higher minor version is processed as the highest one we implement.
+            note(DesyncClass.ACCEPTABLE, "HTTP/1." + minor + " served as HTTP/1.1");
+        }
+        return HttpVersion.HTTP_1_1;
+    }
+
+    private String parseTarget(ByteBuf in, int start, int end) {
+        byte first = in.getByte(start);
+        int length = end - start;
+        if (first == '/') {
+            return in.toString(start, length, CharsetUtil.US_ASCII);
+        }
+        if (first == '*' && length == 1 && HttpMethod.OPTIONS.equals(method)) {
+            return "*";
+        }
+        if (HttpMethod.CONNECT.equals(method)) {
+            // authority-form; what a balancer does with CONNECT is the proxy's decision.
+            return in.toString(start, length, CharsetUtil.US_ASCII);
+        }
+        int authorityStart = schemeEnd(in, start, end);
+        if (authorityStart < 0) {
+            throw fail("request target is neither origin-form nor absolute-form");
+        }
+        int authorityEnd = authorityStart;
+        while (authorityEnd < end) {
+            byte b = in.getByte(authorityEnd);
+            if (b == '/' || b == '?' || b == '#') {
+                break;
+            }
+            if (b == '@') {
+                // RFC 9110 4.2.4: userinfo in an http(s) URI is deprecated and a phishing tool.
+                throw fail("userinfo in absolute-form request target");
+            }
+            authorityEnd++;
+        }
+        if (authorityEnd == authorityStart) {
+            throw fail("absolute-form request target without authority");
+        }
+        byte[] a = new byte[authorityEnd - authorityStart];
+        in.getBytes(authorityStart, a);
+        authority = new AsciiString(a, false);
+        defaultPort = authorityStart - start == "https://".length() ? 443 : 80;
+        // RFC 9112 3.2.2: a proxy forwards origin-form to an origin server; backends behind a
+        // balancer are origin servers. The authority goes into Host (see finishHead).
+        note(DesyncClass.ACCEPTABLE, "absolute-form request target rewritten to origin-form");
+        if (authorityEnd == end) {
+            return "/";
+        }
+        String rest = in.toString(authorityEnd, end - authorityEnd, CharsetUtil.US_ASCII);
+        return rest.charAt(0) == '/' ? rest : "/" + rest;
+    }
+
+    /** Where the authority starts when the target begins with "http://" or "https://", else -1. */
+    private static int schemeEnd(ByteBuf in, int start, int end) {
+        int i = start;
+        for (char c : new char[] {'h', 't', 't', 'p'}) {
+            if (i >= end || (in.getByte(i) | 0x20) != c) {
+                return -1;
+            }
+            i++;
+        }
+        if (i < end && (in.getByte(i) | 0x20) == 's') {
+            i++;
+        }
+        if (end - i < 3 || in.getByte(i) != ':' || in.getByte(i + 1) != '/' || in.getByte(i + 2) != '/') {
+            return -1;
+        }
+        return i + 3;
+    }
+
+    // ---- header and trailer fields ----
+
+    private void readFieldLine(ByteBuf in, List<Object> out) {
+        int lf = findLf(in);
+        int max = limits.maxHeaderSize();
+        if (lf < 0) {
+            if ((long) fieldBytes + scanned > max) {
+                throw tooLarge("header section too large");
+            }
+            return;
+        }
+        int start = in.readerIndex();
+        fieldBytes += lf + 1 - start;
+        if (fieldBytes > max) {
+            throw tooLarge("header section too large");
+        }
+        int end = contentEnd(in, start, lf);
+        if (end == start) {
+            in.readerIndex(lf + 1);
+            flushPendingField();
+            if (state == State.HEADERS) {
+                finishHead(out);
+            } else {
+                finishTrailers(out);
+            }
+            return;
+        }
+        byte first = in.getByte(start);
+        if (first == SP || first == HTAB) {
+            foldLine(in, start, end);
+        } else {
+            flushPendingField();
+            if (++fieldCount > limits.maxHeaders()) {
+                throw tooLarge("too many header fields");
+            }
+            parseField(in, start, end);
+        }
+        in.readerIndex(lf + 1);
+    }
+
+    private void parseField(ByteBuf in, int start, int end) {
+        int colon = in.forEachByte(start, end - start, Bytes.TOKEN);
+        if (colon < 0) {
+            throw fail("header line without colon");
+        }
+        byte c = in.getByte(colon);
+        if (c != ':') {
+            if (in.indexOf(colon, end, (byte) ':') < 0) {
+                throw fail("header line without colon");
+            }
+            // RFC 9112 5.1: whitespace between name and colon MUST be rejected with 400; it is
+            // the classic "Transfer-Encoding : chunked" that half the parsers ignore.
+            throw fail(c == SP || c == HTAB
+                    ? "whitespace between header name and colon"
+                    : "header name is not a token");
+        }
+        if (colon == start) {
+            throw fail("empty header name");
+        }
+        int valueStart = colon + 1;
+        while (valueStart < end && Bytes.isOws(in.getByte(valueStart))) {
+            valueStart++;
+        }
+        int valueEnd = end;
+        while (valueEnd > valueStart && Bytes.isOws(in.getByte(valueEnd - 1))) {
+            valueEnd--;
+        }
+        AsciiString name = fieldName(in, start, colon - start);
+        pendingName = name;
+        pendingValue = fieldValue(in, valueStart, valueEnd, name);
+        pendingHadControl = pendingValue == null;
+        if (pendingHadControl) {
+            pendingValue = sanitisedValue(in, valueStart, valueEnd);
+        }
+    }
+
+    /**
+     * An obs-fold line. RFC 9112 5.2 allows replacing it with SP, but parsers disagree on it
+     * (some see a new header that starts with whitespace), so it is SEVERE: only MONITOR gets
+     * here, and unfolds it.
+     */
+    private void foldLine(ByteBuf in, int start, int end) {
+        if (pendingName == null) {
+            // RFC 9112 2.2: whitespace before the first field line is an attempt to hide a field.
+            throw fail("whitespace at the start of the first header line");
+        }
+        note(DesyncClass.SEVERE, "obs-fold line continues a header");
+        int valueStart = start;
+        while (valueStart < end && Bytes.isOws(in.getByte(valueStart))) {
+            valueStart++;
+        }
+        int valueEnd = end;
+        while (valueEnd > valueStart && Bytes.isOws(in.getByte(valueEnd - 1))) {
+            valueEnd--;
+        }
+        if (valueStart == valueEnd) {
+            return;
+        }
+        AsciiString more = fieldValue(in, valueStart, valueEnd, pendingName);
+        if (more == null) {
+            pendingHadControl = true;
+            more = sanitisedValue(in, valueStart, valueEnd);
+        }
+        pendingValue = pendingValue.isEmpty() ? more : pendingValue.concat(" ").concat(more);
+    }
+
+    /** The value's bytes, or null when it holds control bytes (classified here). */
+    private AsciiString fieldValue(ByteBuf in, int start, int end, AsciiString name) {
+        int bad = in.forEachByte(start, end - start, Bytes.FIELD_VALUE);
+        if (bad >= 0) {
+            note(DesyncClass.SEVERE, Bytes.describeControl(in.getByte(bad)) + " in value of a header field");
+            return null;
+        }
+        byte[] value = new byte[end - start];
+        in.getBytes(start, value);
+        return new AsciiString(value, false);
+    }
+
+    /** MONITOR only: RFC 9110 5.5 lets a recipient replace CR, LF, NUL (and we do any CTL) with SP. */
+    private static AsciiString sanitisedValue(ByteBuf in, int start, int end) {
+        byte[] value = new byte[end - start];
+        in.getBytes(start, value);
+        for (int i = 0; i < value.length; i++) {
+            if (Bytes.isControl(value[i])) {
+                value[i] = SP;
+            }
+        }
+        return new AsciiString(value, false);
+    }
+
+    private AsciiString fieldName(ByteBuf in, int start, int length) {
+        byte[] name = new byte[length];
+        in.getBytes(start, name);
+        AsciiString result = new AsciiString(name, false);
+        if (length >= 12 && length <= 20 && state == State.HEADERS) {
+            checkLookalike(name, result);
+        }
+        return result;
+    }
+
+    /**
+     * http_desync_guardian's SuspiciousHeader: a valid token such as "Transfer_Encoding" or
+     * "Content-Length-" is not a framing header to us, but some normalising parser behind us may
+     * think it is.
+     */
+    private void checkLookalike(byte[] name, AsciiString asString) {
+        if ((Bytes.sameLetters(name, "transferencoding")
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING))
+                || (Bytes.sameLetters(name, "contentlength")
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH))) {
+            note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
+        }
+    }
+
+    /** Adds the field read last, now that no obs-fold line can extend it. */
+    private void flushPendingField() {
+        AsciiString name = pendingName;
+        if (name == null) {
+            return;
+        }
+        AsciiString value = pendingValue;
+        pendingName = null;
+        pendingValue = null;
+        if (state == State.TRAILERS) {
+            if (fields == null) {
+                fields = TRAILERS.newHeaders();
+            }
+            fields.add(name, value);
+            return;
+        }
+        if (name.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH)) {
+            requireNoControl(name);
+            addContentLength(value);
+        } else if (name.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING)) {
+            requireNoControl(name);
+            addTransferEncoding(value);
+        } else if (name.contentEqualsIgnoreCase(HttpHeaderNames.HOST)) {
+            if (!Bytes.isHostValue(value)) {
+                // RFC 9112 3.2: a Host with an invalid value MUST be answered with 400; one with
+                // "/", "@" or spaces is routed differently by every parser that reads it.
+                note(DesyncClass.SEVERE, "invalid Host value");
+            }
+            if (++hostCount > 1) {
+                // RFC 9112 3.2: more than one Host MUST be answered with 400.
+                note(DesyncClass.SEVERE, "more than one Host header");
+            } else {
+                host = value;
+            }
+        } else if (name.contentEqualsIgnoreCase(HttpHeaderNames.UPGRADE)) {
+            upgrade = true;
+        }
+        fields.add(name, value);
+    }
+
+    private void requireNoControl(AsciiString name) {
+        if (pendingHadControl) {
+            // Even MONITOR cannot forward this: with the byte replaced we would frame the body one
+            // way while whoever sent it meant another.
+            throw fail("control byte in a framing header");
+        }
+    }
+
+    private void addContentLength(AsciiString value) {
+        long length = Framing.contentLength(value);
+        if (length == Framing.INVALID) {
+            throw fail("Content-Length is not a decimal number");
+        }
+        if (length == Framing.CONFLICTING || (contentLength >= 0 && contentLength != length)) {
+            throw fail("Content-Length values disagree");
+        }
+        if (contentLength >= 0 || Framing.isList(value)) {
+            // RFC 9112 6.3 allows replacing identical duplicates with one value; guardian calls
+            // them ambiguous because they show that someone in front combined fields.
+            note(DesyncClass.AMBIGUOUS, "duplicate Content-Length normalised");
+            contentLengthDuplicated = true;
+        }
+        contentLength = length;
+    }
+
+    private void addTransferEncoding(AsciiString value) {
+        int result = Framing.transferEncoding(value, chunkedLast, teElements);
+        transferEncoding = true;
+        switch (result) {
+            case Framing.LAST_IS_CHUNKED -> chunkedLast = true;
+            case Framing.LAST_IS_OTHER -> chunkedLast = false;
+            case Framing.CHUNKED_TWICE -> throw fail("chunked applied more than once");
+            case Framing.CHUNKED_NOT_LAST -> throw fail("Transfer-Encoding does not end in chunked");
+            default -> throw fail("malformed Transfer-Encoding");
+        }
+    }
+
+    private void finishHead(List<Object> out) {
+        boolean chunked = false;
+        if (transferEncoding) {
+            if (!chunkedLast) {
+                // RFC 9112 6.3: without a final chunked the request's length cannot be known.
+                throw fail("Transfer-Encoding does not end in chunked");
+            }
+            if (teElements[0] > 1) {
+                note(DesyncClass.ACCEPTABLE, "transfer coding besides chunked");
+            }
+            if (contentLength >= 0) {
+                // RFC 9112 6.1 allows serving this by Transfer-Encoding alone, and ALB calls it
+                // ambiguous. We make it SEVERE: it is the canonical CL.TE/TE.CL smuggling shape,
+                // no legitimate client sends it, and a balancer cannot know which of the two the
+                // server behind it obeys. MONITOR forwards it chunked without Content-Length
+                // (RFC 9112 6.3 says to remove it) and closes after it, as 6.1 requires.
+                note(DesyncClass.SEVERE, "both Content-Length and Transfer-Encoding");
+                mustClose = true;
+                fields.remove(HttpHeaderNames.CONTENT_LENGTH);
+                contentLength = -1;
+            }
+            if (version == HttpVersion.HTTP_1_0) {
+                // RFC 9112 6.1: treat the framing as faulty and close after the message.
+                note(DesyncClass.AMBIGUOUS, "Transfer-Encoding in an HTTP/1.0 request");
+                mustClose = true;
+            }
+            chunked = true;
+        } else if (contentLengthDuplicated) {
+            fields.set(HttpHeaderNames.CONTENT_LENGTH, AsciiString.of(Long.toString(contentLength)));
+        }
+        checkHost();
+        if ((chunked || contentLength > 0)
+                && (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method))) {
+            // guardian's UndefinedContentLengthSemantics: a body the backend may not expect to read.
+            note(DesyncClass.AMBIGUOUS, "GET or HEAD request with a body");
+        }
+        long maxBody = limits.maxBodySize();
+        if (maxBody > 0 && contentLength > maxBody) {
+            throw new Rejection(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "body too large", desyncClass);
+        }
+        closeAfter = mustClose || mode.closesAfter(desyncClass);
+        out.add(new DecodedRequest(version, method, uri, fields, desyncClass, desyncReason, closeAfter));
+        fields = null;
+        if (chunked) {
+            state = State.CHUNK_SIZE;
+        } else if (contentLength > 0) {
+            remaining = contentLength;
+            state = State.FIXED_BODY;
+        } else {
+            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+            endRequest();
+        }
+    }
+
+    private void checkHost() {
+        if (authority != null) {
+            if (hostCount == 0) {
+                fields.set(HttpHeaderNames.HOST, authority);
+            } else if (!Bytes.sameAuthority(authority, host, defaultPort)) {
+                // RFC 9112 3.2.2 says to ignore Host here; but a Host that disagrees is how
+                // requests are routed one way by us and another way behind us.
+                note(DesyncClass.SEVERE, "Host disagrees with the request target's authority");
+                fields.set(HttpHeaderNames.HOST, authority);
+            } else if (hostCount > 1) {
+                fields.set(HttpHeaderNames.HOST, authority);
+            }
+        } else if (hostCount == 0 && version == HttpVersion.HTTP_1_1) {
+            // RFC 9112 3.2: a server MUST respond with 400 to an HTTP/1.1 request without Host.
+            note(DesyncClass.SEVERE, "HTTP/1.1 request without Host");
+        }
+    }
+
+    private void finishTrailers(List<Object> out) {
+        out.add(fields == null
+                ? LastHttpContent.EMPTY_LAST_CONTENT
+                : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, fields));
+        fields = null;
+        endRequest();
+    }
+
+    // ---- bodies ----
+
+    private void readFixedBody(ByteBuf in, List<Object> out) {
+        int n = (int) Math.min(remaining, in.readableBytes());
+        if (n == 0) {
+            return;
+        }
+        ByteBuf piece = in.readRetainedSlice(n);
+        remaining -= n;
+        if (remaining == 0) {
+            out.add(new DefaultLastHttpContent(piece));
+            endRequest();
+        } else {
+            out.add(new DefaultHttpContent(piece));
+        }
+    }
+
+    private void readChunkSize(ByteBuf in) {
+        int lf = findLf(in);
+        int max = limits.maxChunkLine();
+        if (lf < 0) {
+            if (scanned > max) {
+                throw fail("chunk-size line too long");
+            }
+            return;
+        }
+        int start = in.readerIndex();
+        if (lf - start > max) {
+            throw fail("chunk-size line too long");
+        }
+        if (lf == start || in.getByte(lf - 1) != CR) {
+            throw fail("chunk-size line not ended by CRLF");
+        }
+        int end = lf - 1;
+        long size = 0;
+        int i = start;
+        for (; i < end; i++) {
+            int digit = Bytes.hex(in.getByte(i));
+            if (digit < 0) {
+                break;
+            }
+            if (size > (Long.MAX_VALUE >> 4)) {
+                throw fail("chunk size overflows");
+            }
+            size = size << 4 | digit;
+        }
+        if (i == start) {
+            throw fail("chunk size is not a hexadecimal number");
+        }
+        if (i < end) {
+            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ); we pass extensions by
+            // untouched (the encoder towards the backend drops them) but they may not hide bytes.
+            while (i < end && Bytes.isOws(in.getByte(i))) {
+                i++;
+            }
+            if (i == end || in.getByte(i) != ';') {
+                throw fail("chunk size is not a hexadecimal number");
+            }
+            if (in.forEachByte(i, end - i, Bytes.FIELD_VALUE) >= 0) {
+                throw fail("control byte in chunk extension");
+            }
+        }
+        in.readerIndex(lf + 1);
+        if (size == 0) {
+            state = State.TRAILERS;
+            fieldBytes = 0;
+            fieldCount = 0;
+            return;
+        }
+        long maxBody = limits.maxBodySize();
+        if (maxBody > 0 && size > maxBody - bodyBytes) {
+            throw new Rejection(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "body too large", desyncClass);
+        }
+        if (size > Long.MAX_VALUE - bodyBytes) {
+            throw fail("chunked body length overflows");
+        }
+        bodyBytes += size;
+        remaining = size;
+        state = State.CHUNK_DATA;
+    }
+
+    private void readChunkData(ByteBuf in, List<Object> out) {
+        int n = (int) Math.min(remaining, in.readableBytes());
+        if (n == 0) {
+            return;
+        }
+        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
+        remaining -= n;
+        if (remaining == 0) {
+            state = State.CHUNK_DATA_END;
+        }
+    }
+
+    private void readChunkDataEnd(ByteBuf in) {
+        int at = in.readerIndex();
+        if (in.readableBytes() < 2) {
+            if (in.isReadable() && in.getByte(at) != CR) {
+                throw fail("chunk data longer than its size");
+            }
+            return;
+        }
+        if (in.getByte(at) != CR || in.getByte(at + 1) != LF) {
+            throw fail("chunk data longer than its size");
+        }
+        in.skipBytes(2);
+        state = State.CHUNK_SIZE;
+    }
+
+    // ---- helpers ----
+
+    private void startRequest() {
+        desyncClass = DesyncClass.COMPLIANT;
+        desyncReason = "compliant";
+        mustClose = false;
+        closeAfter = false;
+        method = null;
+        uri = null;
+        version = null;
+        authority = null;
+        fields = HEADERS.newHeaders();
+        fieldBytes = 0;
+        fieldCount = 0;
+        pendingName = null;
+        pendingValue = null;
+        pendingHadControl = false;
+        hostCount = 0;
+        host = null;
+        contentLength = -1;
+        contentLengthDuplicated = false;
+        transferEncoding = false;
+        chunkedLast = false;
+        teElements[0] = 0;
+        upgrade = false;
+        remaining = 0;
+        bodyBytes = 0;
+    }
+
+    private void endRequest() {
+        if (closeAfter) {
+            state = State.DISCARD;
+        } else if (upgrade) {
+            state = State.UPGRADE_PENDING;
+        } else {
+            state = State.REQUEST_LINE;
+        }
+    }
+
+    /** The index of the LF ending the current line, or -1 while it has not all arrived. */
+    private int findLf(ByteBuf in) {
+        int from = in.readerIndex() + scanned;
+        int to = in.writerIndex();
+        int lf = in.indexOf(from, to, LF);
+        scanned = lf < 0 ? to - in.readerIndex() : 0;
+        return lf;
+    }
+
+    /** Where the content of the line ending at {@code lf} ends: before its CR, if it has one. */
+    private int contentEnd(ByteBuf in, int start, int lf) {
+        if (lf > start && in.getByte(lf - 1) == CR) {
+            return lf - 1;
+        }
+        if (state == State.TRAILERS) {
+            throw fail("chunked framing line not ended by CRLF");
+        }
+        note(DesyncClass.AMBIGUOUS, "line ended by LF without CR");
+        return lf;
+    }
+
+    /** Records what was noticed; throws when the mode rejects the request's class. */
+    private void note(DesyncClass noticed, String reason) {
+        if (noticed.compareTo(desyncClass) > 0) {
+            desyncClass = noticed;
+            desyncReason = reason;
+        }
+        if (mode.rejects(noticed)) {
+            throw new Rejection(HttpResponseStatus.BAD_REQUEST, reason, noticed);
+        }
+    }
+
+    /** A request no mode forwards: it has no single reading of where it ends. */
+    private static Rejection fail(String reason) {
+        return new Rejection(HttpResponseStatus.BAD_REQUEST, reason, DesyncClass.SEVERE);
+    }
+
+    private Rejection tooLarge(String reason) {
+        return new Rejection(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, reason,
+                desyncClass == null ? DesyncClass.COMPLIANT : desyncClass);
+    }
+
+    private static boolean isDigit(byte b) {
+        return b >= '0' && b <= '9';
+    }
+
+    /** Unwinds the decoder to the rejection; rare, and without a stack trace it is cheap. */
+    private static final class Rejection extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final transient HttpResponseStatus status;
+        final DesyncClass desyncClass;
+
+        Rejection(HttpResponseStatus status, String reason, DesyncClass desyncClass) {
+            super(reason, null, false, false);
+            this.status = status;
+            this.desyncClass = desyncClass;
+        }
+    }
+}

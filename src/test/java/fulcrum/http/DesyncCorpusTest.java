@@ -1,0 +1,136 @@
+package fulcrum.http;
+
+import static fulcrum.http.Wire.FOLLOW_UP;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import fulcrum.http.Wire.Decoded;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The desync corpus: src/test/resources/desync/cases.tsv names each case, its expected outcome
+ * and class; NAME.http holds its raw bytes. Every case is decoded with a follow-up request
+ * appended, once in one buffer and once a byte at a time, and both must agree.
+ */
+class DesyncCorpusTest {
+
+    record Case(String name, String outcome, DesyncClass desyncClass, DesyncMode mode, String uri,
+                String body, byte[] bytes) {
+        boolean ok() {
+            return outcome.equals("ok");
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static List<Case> cases() throws IOException {
+        List<Case> cases = new ArrayList<>();
+        for (String line : resource("cases.tsv").split("\n")) {
+            if (line.isBlank() || line.startsWith("#")) {
+                continue;
+            }
+            String[] f = line.split("\t", -1);
+            DesyncMode mode = f[3].equals("-") ? DesyncMode.DEFENSIVE : DesyncMode.valueOf(f[3]);
+            String body = f[5].equals("\"\"") ? "" : f[5];
+            cases.add(new Case(f[0], f[1], DesyncClass.valueOf(f[2]), mode, f[4], body,
+                    Wire.unescape(resource(f[0] + ".http"))));
+        }
+        return cases;
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = DesyncCorpusTest.class.getResourceAsStream("/desync/" + name)) {
+            assertNotNull(in, "missing corpus file " + name);
+            return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    @Test
+    void corpusIsLargeAndCoversBothOutcomes() throws IOException {
+        List<Case> cases = cases();
+        assertTrue(cases.size() >= 40, "at least 40 cases, got " + cases.size());
+        assertTrue(cases.stream().filter(Case::ok).count() >= 20);
+        assertTrue(cases.stream().filter(c -> !c.ok()).count() >= 20);
+    }
+
+    @TestFactory
+    Stream<DynamicTest> wholeBuffer() throws IOException {
+        return cases().stream().map(c -> DynamicTest.dynamicTest(c.name() + " (whole)", () -> {
+            EmbeddedChannel ch = Wire.channel(c.mode());
+            List<Decoded> decoded = Wire.feedWholeAndFinish(ch, withFollowUp(c));
+            check(c, decoded);
+        }));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> byteByByte() throws IOException {
+        return cases().stream().map(c -> DynamicTest.dynamicTest(c.name() + " (byte by byte)", () -> {
+            byte[] bytes = withFollowUp(c);
+            EmbeddedChannel whole = Wire.channel(c.mode());
+            List<Decoded> expected = Wire.feedWholeAndFinish(whole, bytes);
+
+            EmbeddedChannel ch = Wire.channel(c.mode());
+            List<Decoded> decoded = Wire.feed(ch, bytes, 1);
+            Wire.finish(ch);
+            check(c, decoded);
+            assertEquals(Wire.signatures(expected), Wire.signatures(decoded),
+                    "a byte at a time must decode as one buffer does");
+        }));
+    }
+
+    private static byte[] withFollowUp(Case c) {
+        return Wire.concat(c.bytes(), Wire.ascii(FOLLOW_UP));
+    }
+
+    private static void check(Case c, List<Decoded> decoded) {
+        assertFalse(decoded.isEmpty(), "nothing decoded");
+        if (!c.ok()) {
+            Decoded last = decoded.get(decoded.size() - 1);
+            assertNotNull(last.rejected, () -> "expected rejection, got " + Wire.signatures(decoded));
+            assertEquals(Integer.parseInt(c.outcome()), last.rejected.status().code(), last.rejected::reason);
+            assertEquals(c.desyncClass(), last.rejected.desyncClass(), last.rejected::reason);
+            // A rejection may come after the head (a bad chunk is only seen mid-body), never after
+            // anything that follows the case's bytes.
+            assertTrue(decoded.size() <= 2, () -> Wire.signatures(decoded).toString());
+            for (Decoded d : decoded) {
+                assertFalse(d.head != null && d.head.uri().equals("/follow-up"), "follow-up decoded");
+            }
+            return;
+        }
+        Decoded first = decoded.get(0);
+        var head = Wire.request(first);
+        assertEquals(c.desyncClass(), head.desyncClass(), head.desyncReason());
+        assertTrue(first.complete, "request complete");
+        if (!c.uri().equals("-")) {
+            assertEquals(c.uri(), head.uri());
+        }
+        if (!c.body().equals("-")) {
+            assertEquals(c.body(), first.bodyText());
+        }
+        if (head.closeAfter()) {
+            // Nothing after a request the connection closes after is read.
+            assertEquals(1, decoded.size(), () -> Wire.signatures(decoded).toString());
+            return;
+        }
+        assertEquals(2, decoded.size(), () -> Wire.signatures(decoded).toString());
+        var followUp = Wire.request(decoded.get(1));
+        assertEquals("/follow-up", followUp.uri());
+        assertEquals(DesyncClass.COMPLIANT, followUp.desyncClass());
+        assertTrue(decoded.get(1).complete);
+        assertEquals("", decoded.get(1).bodyText());
+    }
+}
