@@ -122,6 +122,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
+    /** Whether part of a request head has arrived and the rest has not (the slowloris window). */
+    public boolean midHead() {
+        return state == State.HEADERS || (state == State.REQUEST_LINE && internalBuffer().isReadable());
+    }
+
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;

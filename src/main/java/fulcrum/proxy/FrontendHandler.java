@@ -5,7 +5,10 @@ import fulcrum.balance.Snapshot;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.TargetGroupSettings;
+import fulcrum.http.DecodedRequest;
 import fulcrum.http.ForwardingHeaders;
+import fulcrum.http.RejectedRequest;
+import fulcrum.http.RequestDecoder;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -51,9 +54,13 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private final ListenerContext listener;
     private final long idleTimeoutNanos;
+    private final long headerTimeoutNanos;
     private ChannelHandlerContext ctx;
     private BackendPool pool;
+    private RequestDecoder decoder;
     private ResponseEncoder encoder;
+    /** When the first bytes of a request head that is still incomplete arrived; 0 when none. */
+    private long headStarted;
     private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
     private Exchange ex;
     private BackendHandler backend;
@@ -66,6 +73,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     FrontendHandler(ListenerContext listener) {
         this.listener = listener;
         this.idleTimeoutNanos = listener.settings().idleTimeout().toNanos();
+        this.headerTimeoutNanos = listener.settings().headerTimeout().toNanos();
     }
 
     // ---- client side events ----
@@ -75,6 +83,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         this.ctx = ctx;
         this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
         this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
+        this.decoder = (RequestDecoder) ctx.pipeline().get(DECODER);
     }
 
     @Override
@@ -111,6 +120,24 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         flushBackend();
         updateClientReading();
+        if (ex == null && headStarted == 0 && !closing && decoder.midHead()) {
+            headStarted = System.nanoTime();
+            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** A client that opened a request head must complete it in time (slowloris). */
+    private void checkHeader() {
+        if (headStarted == 0 || closing || ex != null || tunnel != null) {
+            return;
+        }
+        long waited = System.nanoTime() - headStarted;
+        if (waited < headerTimeoutNanos) {
+            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos - waited, TimeUnit.NANOSECONDS);
+            return;
+        }
+        log.debug("[{}] request head incomplete after {} ms", ctx.channel().id(), waited / 1_000_000);
+        closeWith(HttpResponseStatus.REQUEST_TIMEOUT);
     }
 
     @Override
@@ -179,6 +206,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     // ---- request path ----
 
     private boolean canProcess(Object msg) {
+        if (msg instanceof RejectedRequest) {
+            return true;
+        }
         if (msg instanceof HttpRequest) {
             return ex == null;
         }
@@ -197,9 +227,36 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
         } else if (msg instanceof HttpContent c) {
             content(c);
+        } else if (msg instanceof RejectedRequest r) {
+            rejected(r);
         } else {
             ReferenceCountUtil.release(msg);
         }
+    }
+
+    /**
+     * The decoder refused what the client sent (it discards everything after). A rejection can
+     * come mid-body, after the head went to a backend: that exchange is abandoned too.
+     */
+    private void rejected(RejectedRequest r) {
+        log.debug("[{}] request rejected ({}): {}", ctx.channel().id(), r.desyncClass(), r.reason());
+        if (ex != null) {
+            ex.cancelTimer();
+            if (backend != null) {
+                BackendHandler b = backend;
+                backend = null;
+                endOnTarget();
+                b.discard();
+            }
+            if (ex.responseStarted) {
+                closing = true;
+                ex = null;
+                ctx.close();
+                return;
+            }
+            ex = null;
+        }
+        closeWith(r.status());
     }
 
     private void drainPending() {
@@ -217,8 +274,13 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             rejectMalformed(req.decoderResult().cause());
             return;
         }
+        headStarted = 0;
         ex = new Exchange(req);
         encoder.headRequest(ex.head);
+        if (req instanceof DecodedRequest d && d.closeAfter()) {
+            // Ambiguous framing: served once, then neither connection is trusted with another request.
+            ex.closeClient = true;
+        }
         TargetGroup group = listener.router().route(req, remote());
         if (group == null) {
             respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
@@ -226,6 +288,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         ex.group = group;
         listener.forwardingHeaders().request(req, remote(), ex.upgrade);
+        if (ex.closeClient) {
+            req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
         dispatch();
     }
 
@@ -520,12 +585,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void endExchange() {
+        boolean upgradeAsked = ex.upgradeHeader;
         ex = null;
         if (listener.stopping()) {
             closeAfterFlush();
             return;
         }
         ctx.flush();
+        if (upgradeAsked) {
+            // The decoder paused after a request asking to switch protocols; it was not switched.
+            decoder.upgradeDeclined();
+        }
         drainPending();
     }
 
@@ -696,6 +766,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         final boolean upgrade;
         final boolean clientKeepAlive;
         final boolean client10;
+        final boolean upgradeHeader;
         TargetGroup group;
         Target target;
         Target avoid;
@@ -720,6 +791,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             this.head = request.method() == HttpMethod.HEAD;
             this.client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
             this.clientKeepAlive = HttpUtil.isKeepAlive(request);
+            this.upgradeHeader = request.headers().contains(HttpHeaderNames.UPGRADE);
             this.upgrade = request.method() == HttpMethod.GET
                            && request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET,
                                                               true);

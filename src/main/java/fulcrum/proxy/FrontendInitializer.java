@@ -1,11 +1,10 @@
 package fulcrum.proxy;
 
 import fulcrum.config.ListenerSettings;
+import fulcrum.http.RequestDecoder;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpRequestDecoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,13 +35,8 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
         listener.connectionOpened();
         ch.closeFuture().addListener(f -> listener.connectionClosed());
         connections.add(ch);
-        HttpDecoderConfig decoder = new HttpDecoderConfig()
-                .setMaxInitialLineLength(s.limits().maxRequestLine())
-                .setMaxHeaderSize(s.limits().maxHeaderSize())
-                .setMaxChunkSize(64 * 1024)
-                .setStrictLineParsing(true);
         ch.pipeline()
-          .addLast(FrontendHandler.DECODER, new HttpRequestDecoder(decoder))
+          .addLast(FrontendHandler.DECODER, new RequestDecoder(s.limits()))
           .addLast(FrontendHandler.ENCODER, new ResponseEncoder())
           .addLast(FrontendHandler.HANDLER, new FrontendHandler(listener));
     }
