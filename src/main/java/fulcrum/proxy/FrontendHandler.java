@@ -45,6 +45,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
+    private static final io.netty.util.AsciiString X_REQUEST_ID = io.netty.util.AsciiString.cached("x-request-id");
     /** Messages held before reading from the client stops. */
     private static final int MAX_PENDING = 32;
 
@@ -137,6 +138,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         log.debug("[{}] request head incomplete after {} ms", ctx.channel().id(), waited / 1_000_000);
+        listener.observer().rejected(listener.settings().name(), 408, null);
         closeWith(HttpResponseStatus.REQUEST_TIMEOUT);
     }
 
@@ -160,6 +162,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         if (tunnel != null) {
             tunnel.clientClosed();
         } else if (ex != null) {
+            observe(ex, ex.responseStarted ? ex.status : 0);
             // The client left mid-exchange (an aborted long-poll): the backend connection is mid-message.
             if (backend != null) {
                 BackendHandler b = backend;
@@ -240,7 +243,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
      */
     private void rejected(RejectedRequest r) {
         log.debug("[{}] request rejected ({}): {}", ctx.channel().id(), r.desyncClass(), r.reason());
+        listener.observer().rejected(listener.settings().name(), r.status().code(), r.desyncClass());
         if (ex != null) {
+            observe(ex, ex.responseStarted ? ex.status : r.status().code());
             ex.cancelTimer();
             if (backend != null) {
                 BackendHandler b = backend;
@@ -377,6 +382,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ex.onTarget = true;
         b.channel().write(ex.request, b.channel().voidPromise());
         ex.headWritten = true;
+        ex.sentNanos = System.nanoTime();
         if (ex.requestComplete) {
             // A retry of a bodiless request whose end was already consumed.
             b.channel().write(LastHttpContent.EMPTY_LAST_CONTENT, b.channel().voidPromise());
@@ -400,8 +406,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (c.content().isReadable()) {
+        int n = c.content().readableBytes();
+        if (n > 0) {
             ex.bodyForwarded = true;
+            ex.bytesReceived += n;
         }
         backend.channel().write(c, backend.channel().voidPromise());
         backendFlushPending = true;
@@ -454,6 +462,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         int code = res.status().code();
+        ex.targetStatus = code;
         if (code == 101) {
             if (!ex.upgrade) {
                 log.debug("[{}] unsolicited 101 from {}", ctx.channel().id(), ex.target);
@@ -465,6 +474,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             addCookie(res);
             ex.switching = true;
             ex.responseStarted = true;
+            ex.responseNanos = System.nanoTime();
+            ex.status = code;
             ctx.write(res, ctx.voidPromise());
             return;
         }
@@ -476,6 +487,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ex.responseStarted = true;
+        ex.responseNanos = System.nanoTime();
+        ex.status = code;
         ex.backendKeepAlive = HttpUtil.isKeepAlive(res);
         ForwardingHeaders.response(res, false);
         frameForClient(res, code);
@@ -539,6 +552,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        ex.bytesSent += c.content().readableBytes();
         ctx.write(c, ctx.voidPromise());
         if (last) {
             responseComplete();
@@ -560,6 +574,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void responseComplete() {
+        observe(ex, ex.status);
         ex.responseComplete = true;
         ex.cancelTimer();
         BackendHandler b = backend;
@@ -671,6 +686,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             b.discard();
         }
         if (ex.responseStarted) {
+            observe(ex, ex.status);
             ctx.flush();
             closing = true;
             ctx.close();
@@ -688,8 +704,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private void retryOrFail(HttpResponseStatus status, boolean connectFailed) {
         if (connectFailed) {
             ex.group.passiveFailure(ex.target, "connection failed");
+            listener.observer().connectFailed(ex.group.name(), ex.target.id());
         }
         if (ex.attempts <= ex.group.settings().maxRetries()) {
+            listener.observer().retried(ex.group.name(), ex.target.id());
             ex.avoid = ex.target;
             ex.headWritten = false;
             dispatch();
@@ -700,6 +718,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the current exchange with the balancer's own error response. */
     private void respondError(HttpResponseStatus status) {
+        observe(ex, status.code());
         ex.cancelTimer();
         ex.responseStarted = true;
         ex.responseComplete = true;
@@ -723,14 +742,18 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     // ---- WebSocket ----
 
     private void startTunnel() {
+        observe(ex, 101);
         ex.cancelTimer();
         BackendHandler b = backend;
         backend = null;
         Target target = ex.target;
         endOnTarget();
+        Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), ex.group.name(),
+                                                 ex.request.uri(), ex.request.headers().get(X_REQUEST_ID),
+                                                 System.currentTimeMillis(), listener.observer());
         ex = null;
         releasePending();
-        tunnel = new Tunnel(this, ctx.channel(), b.channel(), target);
+        tunnel = new Tunnel(this, ctx.channel(), b.channel(), target, origin);
         b.startTunnel(tunnel);
         ctx.flush();
         // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.
@@ -739,6 +762,25 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         b.channel().pipeline().remove(BackendPool.CODEC);
         b.channel().config().setAutoRead(ctx.channel().isWritable());
         ctx.channel().config().setAutoRead(b.channel().isWritable());
+    }
+
+    // ---- observation ----
+
+    /** Reports the exchange once to the listener's observer (metrics, access log). */
+    private void observe(Exchange e, int status) {
+        ExchangeObserver o = listener.observer();
+        if (o == ExchangeObserver.NONE || e.observed) {
+            return;
+        }
+        e.observed = true;
+        HttpRequest r = e.request;
+        o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
+                listener.settings().name(), remote(), e.group == null ? null : e.group.name(),
+                e.target == null || e.sentNanos == 0 ? null : e.target.id(), r.method().name(), r.uri(), e.protocol,
+                r.headers().get(HttpHeaderNames.USER_AGENT), r.headers().get(X_REQUEST_ID), e.startMillis,
+                e.startNanos, e.sentNanos, e.responseNanos, System.nanoTime(), status, e.targetStatus,
+                e.bytesReceived, e.bytesSent, e.attempts,
+                r instanceof DecodedRequest d ? d.desyncClass() : null));
     }
 
     // ---- helpers ----
@@ -785,9 +827,20 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         boolean closeClient;
         long lastBackendActivity;
         ScheduledFuture<?> timer;
+        final String protocol;
+        final long startMillis = System.currentTimeMillis();
+        final long startNanos = System.nanoTime();
+        long sentNanos;
+        long responseNanos;
+        long bytesReceived;
+        long bytesSent;
+        int status;
+        int targetStatus = -1;
+        boolean observed;
 
         Exchange(HttpRequest request) {
             this.request = request;
+            this.protocol = request.protocolVersion().text();
             this.head = request.method() == HttpMethod.HEAD;
             this.client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
             this.clientKeepAlive = HttpUtil.isKeepAlive(request);

@@ -33,7 +33,11 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
             return;
         }
         listener.connectionOpened();
-        ch.closeFuture().addListener(f -> listener.connectionClosed());
+        listener.observer().connectionOpened(s.name());
+        ch.closeFuture().addListener(f -> {
+            listener.connectionClosed();
+            listener.observer().connectionClosed(s.name());
+        });
         connections.add(ch);
         ch.pipeline()
           .addLast(FrontendHandler.DECODER, new RequestDecoder(s.limits()))

@@ -20,6 +20,7 @@ public final class ListenerContext {
     private final boolean tls;
     private volatile Router router;
     private volatile boolean stopping;
+    private volatile ExchangeObserver observer = ExchangeObserver.NONE;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
 
     /** Decides which target group a request goes to. */
@@ -59,6 +60,14 @@ public final class ListenerContext {
 
     Router router() {
         return router;
+    }
+
+    public void observer(ExchangeObserver observer) {
+        this.observer = requireNonNull(observer, "observer");
+    }
+
+    ExchangeObserver observer() {
+        return observer;
     }
 
     /** Set at shutdown: connections close after their current exchange, new ones are refused. */

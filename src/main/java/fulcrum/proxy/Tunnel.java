@@ -20,12 +20,22 @@ final class Tunnel {
     private boolean clientFlush;
     private boolean backendFlush;
     private boolean closed;
+    private final Origin origin;
+    private final long startNanos = System.nanoTime();
+    private long fromClient;
+    private long fromBackend;
 
-    Tunnel(FrontendHandler frontend, Channel client, Channel backend, Target target) {
+    /** Where the tunnel came from, for its record at the end. */
+    record Origin(String listener, java.net.InetSocketAddress client, String group, String uri, String requestId,
+                  long startMillis, ExchangeObserver observer) {
+    }
+
+    Tunnel(FrontendHandler frontend, Channel client, Channel backend, Target target, Origin origin) {
         this.frontend = frontend;
         this.client = client;
         this.backend = backend;
         this.target = target;
+        this.origin = origin;
         target.tunnelOpened();
     }
 
@@ -39,6 +49,7 @@ final class Tunnel {
             return;
         }
         frontend.touch();
+        fromClient += ((ByteBuf) msg).readableBytes();
         backend.write(msg, backend.voidPromise());
         backendFlush = true;
     }
@@ -59,6 +70,7 @@ final class Tunnel {
             return;
         }
         frontend.touch();
+        fromBackend += ((ByteBuf) msg).readableBytes();
         client.write(msg, client.voidPromise());
         clientFlush = true;
     }
@@ -101,6 +113,11 @@ final class Tunnel {
         }
         closed = true;
         target.tunnelClosed();
+        if (origin.observer() != ExchangeObserver.NONE) {
+            origin.observer().tunnelClosed(new ExchangeObserver.TunnelRecord(
+                    origin.listener(), origin.client(), origin.group(), target.id(), origin.uri(), origin.requestId(),
+                    origin.startMillis(), System.nanoTime() - startNanos, fromClient, fromBackend));
+        }
         if (other.isActive()) {
             other.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }

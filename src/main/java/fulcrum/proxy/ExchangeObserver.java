@@ -1,0 +1,66 @@
+package fulcrum.proxy;
+
+import fulcrum.http.DesyncClass;
+
+import java.net.InetSocketAddress;
+
+/**
+ * Told about every finished exchange and tunnel, for metrics and access logs. Called on the
+ * connection's event loop: implementations hand work off rather than block or format there.
+ */
+public interface ExchangeObserver {
+    ExchangeObserver NONE = new ExchangeObserver() {
+        @Override
+        public void exchangeEnded(ExchangeRecord r) {
+        }
+
+        @Override
+        public void tunnelClosed(TunnelRecord r) {
+        }
+    };
+
+    void exchangeEnded(ExchangeRecord r);
+
+    void tunnelClosed(TunnelRecord r);
+
+    /** A request refused by the decoder (desync class, limits) or timed out before its head was complete. */
+    default void rejected(String listener, int status, DesyncClass desyncClass) {
+    }
+
+    default void connectionOpened(String listener) {
+    }
+
+    default void connectionClosed(String listener) {
+    }
+
+    /** A request that went (or tried to go) to another target after its first failed. */
+    default void retried(String group, String target) {
+    }
+
+    /** A connection to a target that could not be opened. */
+    default void connectFailed(String group, String target) {
+    }
+
+    /**
+     * One request and its response.
+     *
+     * @param status the status sent to the client; 0 when the client left before any
+     * @param targetStatus the status the target answered; -1 when it did not answer
+     * @param startNanos System.nanoTime() when the request head arrived
+     * @param sentNanos when the request head went to the target; 0 when it never did
+     * @param responseNanos when the response head arrived from the target; 0 when none did
+     * @param endNanos when the exchange ended
+     */
+    record ExchangeRecord(String listener, InetSocketAddress client, String group, String target, String method,
+                          String uri, String protocol, String userAgent, String requestId, long startMillis,
+                          long startNanos, long sentNanos, long responseNanos, long endNanos, int status,
+                          int targetStatus, long bytesReceived, long bytesSent, int attempts,
+                          DesyncClass desyncClass) {
+    }
+
+    /** One WebSocket tunnel, at its end. */
+    record TunnelRecord(String listener, InetSocketAddress client, String group, String target, String uri,
+                        String requestId, long startMillis, long durationNanos, long bytesFromClient,
+                        long bytesFromTarget) {
+    }
+}
