@@ -59,7 +59,7 @@ final class TargetCheck {
 
     /** Live traffic could not reach the target: counts as a failed probe. Any thread. */
     void passiveFailure(String reason) {
-        execute(() -> result(ProbeResult.failed(reason + " (live traffic)")));
+        execute(() -> result(ProbeResult.failed("live traffic: " + reason)));
     }
 
     private void probe() {
