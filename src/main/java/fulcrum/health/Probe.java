@@ -62,6 +62,9 @@ final class Probe {
         connect.addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
                 result.trySuccess(ProbeResult.of(f.cause(), timeout));
+            } else if (ch.localAddress() != null && ch.localAddress().equals(ch.remoteAddress())) {
+                // Linux lets a connect to a closed local port in the ephemeral range meet itself.
+                result.trySuccess(ProbeResult.failed("connection refused"));
             } else if (hc.protocol() == HealthCheckSettings.Protocol.TCP) {
                 result.trySuccess(ProbeResult.passed("connected"));
             }
