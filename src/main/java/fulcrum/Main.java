@@ -95,7 +95,8 @@ public final class Main {
         return OK;
     }
 
-    static String version() {
+    /** This build's version from the jar manifest; "dev" when run from classes. */
+    public static String version() {
         String v = Main.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;
     }

@@ -6,6 +6,7 @@ import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HealthCheckSettings;
 import fulcrum.config.ListenerSettings;
 import fulcrum.config.TargetGroupSettings;
+import fulcrum.health.HealthChecker;
 import fulcrum.proxy.BackendPools;
 import fulcrum.proxy.Connections;
 import fulcrum.proxy.FrontendInitializer;
@@ -46,6 +47,7 @@ public final class Balancer implements AutoCloseable {
     private final Map<String, TargetGroup> groups = new LinkedHashMap<>();
     private final List<ListenerContext> listeners = new ArrayList<>();
     private final List<Channel> serverChannels = new ArrayList<>();
+    private final List<HealthChecker> healthCheckers = new ArrayList<>();
     private final ChannelGroup connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     private volatile boolean stopped;
 
@@ -62,6 +64,8 @@ public final class Balancer implements AutoCloseable {
         Balancer b = new Balancer(settings);
         try {
             b.startGroups();
+            b.groups.values().stream().filter(g -> g.settings().healthCheck().enabled()).forEach(
+                    g -> b.healthCheckers.add(HealthChecker.start(g, b.loops, b.transport.socketChannel())));
             b.startListeners();
         } catch (RuntimeException e) {
             b.stop(Duration.ZERO);
@@ -158,6 +162,7 @@ public final class Balancer implements AutoCloseable {
             return;
         }
         stopped = true;
+        healthCheckers.forEach(HealthChecker::stop);
         listeners.forEach(l -> l.stopping(true));
         for (Channel ch : serverChannels) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
