@@ -27,6 +27,8 @@ public final class WsEchoBackend implements AutoCloseable {
     private final Channel server;
     private final String name;
     private final AtomicInteger connections = new AtomicInteger();
+    private final io.netty.channel.group.ChannelGroup children =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
     public WsEchoBackend(String name) {
         this.name = name;
@@ -35,6 +37,7 @@ public final class WsEchoBackend implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.incrementAndGet();
+                        children.add(ch);
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(65536),
                                               new WebSocketServerProtocolHandler("/ws", null, true, 1 << 20),
                                               new Echo());
@@ -53,6 +56,8 @@ public final class WsEchoBackend implements AutoCloseable {
     @Override
     public void close() {
         server.close().syncUninterruptibly();
+        // Shutting the loop down does not reliably close accepted connections: close them as a dying server would.
+        children.close().syncUninterruptibly();
         group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }
 
