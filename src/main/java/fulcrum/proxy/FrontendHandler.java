@@ -219,12 +219,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         ex = new Exchange(req);
         encoder.headRequest(ex.head);
-        TargetGroup group = listener.router().route(req, remote());
-        if (group == null) {
+        RouteDecision route = listener.router().route(req, remote());
+        if (route != null && route.answersItself()) {
+            respond(route, null); // a redirect or fixed response
+            return;
+        }
+        if (route == null) {
             respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
             return;
         }
-        ex.group = group;
+        ex.group = route.group();
+        ex.groupCookie = route.setCookie();
         listener.forwardingHeaders().request(req, remote(), ex.upgrade);
         dispatch();
     }
@@ -446,6 +451,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void addCookie(HttpResponse res) {
+        if (ex.groupCookie != null) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE, ex.groupCookie);
+        }
         if (ex.setCookie) {
             res.headers().add(HttpHeaderNames.SET_COOKIE,
                               ex.group.cookie().setCookie(ex.target, listener.tls(), System.currentTimeMillis()));
@@ -629,13 +637,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the current exchange with the balancer's own error response. */
     private void respondError(HttpResponseStatus status) {
+        respond(null, status);
+    }
+
+    /**
+     * Answers the current exchange from the balancer: with a rule's own response when {@code own}
+     * is given, the error {@code status} otherwise. The connection stays open unless the client
+     * asked to close; a request body still coming is read and dropped.
+     */
+    private void respond(RouteDecision own, HttpResponseStatus status) {
         ex.cancelTimer();
         ex.responseStarted = true;
         ex.responseComplete = true;
         boolean mayBeWaiting = !ex.requestComplete && HttpUtil.is100ContinueExpected(ex.request);
         boolean close = !ex.clientKeepAlive || mayBeWaiting || ex.closeClient;
         encoder.headRequest(ex.head);
-        ChannelFuture f = ctx.writeAndFlush(ErrorResponses.of(ctx.alloc(), status, close));
+        ChannelFuture f = ctx.writeAndFlush(own != null ? own.response(ctx.alloc(), close)
+                                                        : ErrorResponses.of(ctx.alloc(), status, close));
         if (close) {
             closing = true;
             ex = null;
@@ -701,6 +719,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         int attempts;
         boolean onTarget;
         boolean setCookie;
+        /** A Set-Cookie of the listener rule (group-level stickiness), or null. */
+        String groupCookie;
         boolean headWritten;
         boolean bodyForwarded;
         boolean requestComplete;

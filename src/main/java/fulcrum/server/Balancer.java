@@ -103,7 +103,7 @@ public final class Balancer implements AutoCloseable {
     private void startListeners() {
         for (ListenerSettings ls : settings.listeners()) {
             TargetGroup defaultGroup = groups.get(ls.defaultTargetGroup());
-            ListenerContext ctx = new ListenerContext(ls, (request, client) -> defaultGroup, pools, false);
+            ListenerContext ctx = new ListenerContext(ls, ListenerContext.Router.to(defaultGroup), pools, false);
             ServerBootstrap sb = new ServerBootstrap()
                     .group(loops)
                     .channel(transport.serverChannel())
