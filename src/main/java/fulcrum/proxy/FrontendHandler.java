@@ -45,6 +45,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** Messages held before reading from the client stops. */
     private static final int MAX_PENDING = 32;
 
+    static final String TLS = "tls";
     static final String DECODER = "decoder";
     static final String ENCODER = "encoder";
     static final String HANDLER = "handler";
