@@ -9,13 +9,22 @@ public record HostPort(String host, int port) {
         if (host == null || host.isEmpty()) {
             throw new IllegalArgumentException("empty host");
         }
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port " + port + " is not between 1 and 65535");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port " + port + " is not between 0 and 65535");
         }
     }
 
-    /** Parses "host:port"; the message of the exception says what is wrong. */
+    /** Parses "host:port" with a port from 1 to 65535; the message of the exception says what is wrong. */
     public static HostPort parse(String s) {
+        HostPort hp = parseBind(s);
+        if (hp.port == 0) {
+            throw new IllegalArgumentException("port 0 is not between 1 and 65535");
+        }
+        return hp;
+    }
+
+    /** As {@link #parse}, also taking port 0: a listener bound to it gets an ephemeral port. */
+    public static HostPort parseBind(String s) {
         if (s == null || s.isBlank()) {
             throw new IllegalArgumentException("empty address");
         }
@@ -53,6 +62,9 @@ public record HostPort(String host, int port) {
             p = Integer.parseInt(port);
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("'" + port + "' is not a port number");
+        }
+        if (p < 0 || p > 65535) {
+            throw new IllegalArgumentException("port " + p + " is not between 1 and 65535");
         }
         return new HostPort(host, p);
     }

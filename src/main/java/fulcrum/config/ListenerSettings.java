@@ -35,7 +35,7 @@ public record ListenerSettings(String name, HostPort bind, String defaultTargetG
         }
         HostPort bind;
         try {
-            bind = HostPort.parse(r.string("bind"));
+            bind = HostPort.parseBind(r.string("bind"));
         } catch (IllegalArgumentException e) {
             throw r.error("bind", r.string("bind"), "\"host:port\": " + e.getMessage());
         }
