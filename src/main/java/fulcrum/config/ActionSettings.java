@@ -41,6 +41,7 @@ public sealed interface ActionSettings {
     }
 
     List<String> TEMPLATES = List.of("protocol", "host", "port", "path", "query");
+    String EXPECTED = "{ forward = GROUP }, { forward { ... } }, { redirect { ... } } or { fixed-response { ... } }";
     int MAX_BODY = 64 * 1024;
 
     /**
@@ -48,7 +49,7 @@ public sealed interface ActionSettings {
      * {@code key}; {@code defaults} is {@code fulcrum.action-defaults}.
      */
     static ActionSettings from(String key, ConfigValue v, Config defaults, Set<String> groups) {
-        String expected = "{ forward = GROUP }, { forward { ... } }, { redirect { ... } } or { fixed-response { ... } }";
+        String expected = EXPECTED;
         if (v == null || v.valueType() != ConfigValueType.OBJECT) {
             throw SettingsException.of(key, v == null ? "(missing)" : v.render(), expected,
                                        v == null ? null : v.origin());
@@ -62,12 +63,23 @@ public sealed interface ActionSettings {
         String path = key + "." + kind;
         return switch (kind) {
             case "forward" -> forward(path, body, defaults, groups);
-            case "redirect" -> redirect(reader(path, body, defaults, kind));
-            case "fixed-response" -> fixedResponse(reader(path, body, defaults, kind));
+            case "redirect" -> redirect(path, body, reader(path, body, defaults, kind));
+            case "fixed-response" -> {
+                Reader r = reader(path, body, defaults, kind);
+                yield fixedResponse(path, (ConfigObject) body, r);
+            }
             default -> throw SettingsException.of(path, body.render(),
                                                   "a known action; known here: fixed-response, forward, redirect",
                                                   body.origin());
         };
+    }
+
+    /** A key without a default: its absence is reported where the user's object is. */
+    static void required(String path, ConfigObject o, String key, String expected) {
+        ConfigValue v = o.get(key);
+        if (v == null || v.valueType() == ConfigValueType.NULL) {
+            throw SettingsException.of(path + "." + key, v == null ? "(missing)" : "null", expected, o.origin());
+        }
     }
 
     private static Reader reader(String path, ConfigValue body, Config defaults, String kind) {
@@ -153,7 +165,7 @@ public sealed interface ActionSettings {
         }
     }
 
-    private static Redirect redirect(Reader r) {
+    private static Redirect redirect(String path, ConfigValue body, Reader r) {
         int status = r.integer("status", 301, 302);
         String protocol = template(r, "protocol");
         String lower = protocol.toLowerCase(Locale.ROOT);
@@ -176,20 +188,20 @@ public sealed interface ActionSettings {
                 throw r.error("port", port, "a port number (1-65535) or \"#{port}\"");
             }
         }
-        String path = template(r, "path");
-        if (!path.startsWith("/")) {
-            throw r.error("path", "\"" + path + "\"", "a path starting with /");
+        String toPath = template(r, "path");
+        if (!toPath.startsWith("/")) {
+            throw r.error("path", "\"" + toPath + "\"", "a path starting with /");
         }
         String query = template(r, "query");
         if (query.startsWith("?")) {
             throw r.error("query", "\"" + query + "\"", "a query without its leading ?");
         }
-        Redirect d = new Redirect(status, lower.equals("#{protocol}") ? protocol : lower, host, port, path, query);
+        Redirect d = new Redirect(status, lower.equals("#{protocol}") ? protocol : lower, host, port, toPath, query);
         if (d.protocol().equals("#{protocol}") && host.equals("#{host}") && port.equals("#{port}")
-            && path.equals("/#{path}") && query.equals("#{query}")) {
-            throw SettingsException.of(r.path("protocol"), "(every field as requested)",
+            && toPath.equals("/#{path}") && query.equals("#{query}")) {
+            throw SettingsException.of(path, body.render(),
                                        "a redirect that changes at least one of protocol, host, port, path, query",
-                                       r.origin("protocol"));
+                                       body.origin());
         }
         return d;
     }
@@ -214,7 +226,8 @@ public sealed interface ActionSettings {
         return s;
     }
 
-    private static FixedResponse fixedResponse(Reader r) {
+    private static FixedResponse fixedResponse(String path, ConfigObject o, Reader r) {
+        required(path, o, "status", "an HTTP status between 200 and 599");
         int status = r.integer("status", 200, 599);
         String contentType = r.string("content-type");
         if (contentType.isBlank() || contentType.indexOf('\r') >= 0 || contentType.indexOf('\n') >= 0) {

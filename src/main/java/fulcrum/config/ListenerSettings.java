@@ -59,9 +59,12 @@ public record ListenerSettings(String name, HostPort bind, String defaultTargetG
         boolean hasAction = !r.isNull("default-action");
         boolean hasGroup = !r.isNull("default-target-group");
         if (hasAction == hasGroup) {
-            throw r.error(hasAction ? "default-target-group" : "default-action",
-                          hasAction ? r.string("default-target-group") : "null",
-                          "exactly one of default-action and default-target-group");
+            String expected = "exactly one of default-action and default-target-group";
+            if (hasAction) {
+                throw r.error("default-target-group", r.string("default-target-group"), expected);
+            }
+            // Neither is set: the listener's own line (its name) says where.
+            throw SettingsException.of(r.path("default-action"), "null", expected, r.origin("name"));
         }
         if (hasAction) {
             return ActionSettings.from(r.path("default-action"), r.config().getValue("default-action"),

@@ -32,6 +32,8 @@ public record RuleSettings(int priority, ConditionSettings conditions, ActionSet
             KeyCheck.object(key, v, ruleDefaults.root());
             ConfigObject o = (ConfigObject) v;
             Reader r = new Reader(o.toConfig().withFallback(ruleDefaults), key);
+            ActionSettings.required(key, o, "priority", "a priority between 1 and 50000");
+            ActionSettings.required(key, o, "action", ActionSettings.EXPECTED);
             int priority = r.integer("priority", 1, 50_000);
             if (!priorities.add(priority)) {
                 throw r.error("priority", priority, "a priority no other rule of this listener has");
