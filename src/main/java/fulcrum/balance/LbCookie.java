@@ -126,7 +126,7 @@ public final class LbCookie {
     }
 
     /** The value of cookie {@code name} in one Cookie header, or null. */
-    static String find(String header, String name) {
+    public static String find(String header, String name) {
         int n = name.length();
         int i = 0;
         int len = header.length();

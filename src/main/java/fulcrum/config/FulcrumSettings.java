@@ -82,16 +82,12 @@ public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Dura
         for (ConfigValue v : r.list("listeners")) {
             String key = r.path("listeners") + "[" + i++ + "]";
             Reader lr = new Reader(objectWithDefaults(key, v, listenerDefaults), key);
-            ListenerSettings l = ListenerSettings.from(lr);
+            ListenerSettings l = ListenerSettings.from(lr, defaults, groups.keySet());
             if (!names.add(l.name())) {
                 throw lr.error("name", l.name(), "a name no other listener has");
             }
             if (!binds.add(l.bind())) {
                 throw lr.error("bind", l.bind(), "an address no other listener binds");
-            }
-            if (!groups.containsKey(l.defaultTargetGroup())) {
-                throw lr.error("default-target-group", l.defaultTargetGroup(),
-                               "the name of a target group (" + String.join(", ", groups.keySet()) + ")");
             }
             listeners.add(l);
         }

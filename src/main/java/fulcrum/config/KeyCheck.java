@@ -66,7 +66,8 @@ final class KeyCheck {
         }
     }
 
-    private static void object(String path, ConfigValue user, ConfigValue reference) {
+    /** Rejects keys of {@code user} (at {@code path}) that {@code reference} does not have, recursively. */
+    static void object(String path, ConfigValue user, ConfigValue reference) {
         if (user.valueType() != ConfigValueType.OBJECT || reference == null
             || reference.valueType() != ConfigValueType.OBJECT) {
             return; // type mismatches are reported by the binder with the expected type

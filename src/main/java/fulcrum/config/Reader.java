@@ -44,7 +44,11 @@ public final class Reader {
     }
 
     public ConfigOrigin origin(String key) {
-        return config.hasPathOrNull(quote(key)) ? config.getValue(quote(key)).origin() : config.origin();
+        if (config.hasPath(quote(key))) {
+            return config.getValue(quote(key)).origin();
+        }
+        ConfigValue v = config.root().get(key); // a null value: getValue would throw
+        return v != null ? v.origin() : config.origin();
     }
 
     public SettingsException error(String key, Object value, String expected) {

@@ -32,7 +32,7 @@ public record StickinessSettings(boolean enabled, Type type, String cookieName, 
                                       r.duration("duration", false), secret, sameSite);
     }
 
-    private static boolean isToken(String s) {
+    static boolean isToken(String s) {
         if (s.isEmpty()) {
             return false;
         }

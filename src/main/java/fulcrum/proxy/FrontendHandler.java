@@ -49,6 +49,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** Messages held before reading from the client stops. */
     private static final int MAX_PENDING = 32;
 
+    static final String TLS = "tls";
     static final String DECODER = "decoder";
     static final String ENCODER = "encoder";
     static final String HANDLER = "handler";
@@ -286,12 +287,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             // Ambiguous framing: served once, then neither connection is trusted with another request.
             ex.closeClient = true;
         }
-        TargetGroup group = listener.router().route(req, remote());
-        if (group == null) {
+        RouteDecision route = listener.router().route(req, remote());
+        if (route != null && route.answersItself()) {
+            respond(route, null); // a redirect or fixed response
+            return;
+        }
+        if (route == null) {
             respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
             return;
         }
-        ex.group = group;
+        ex.group = route.group();
+        ex.groupCookie = route.setCookie();
         listener.forwardingHeaders().request(req, remote(), ex.upgrade);
         if (ex.closeClient) {
             req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -524,6 +530,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void addCookie(HttpResponse res) {
+        if (ex.groupCookie != null) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE, ex.groupCookie);
+        }
         if (ex.setCookie) {
             res.headers().add(HttpHeaderNames.SET_COOKIE,
                               ex.group.cookie().setCookie(ex.target, listener.tls(), System.currentTimeMillis()));
@@ -718,14 +727,24 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the current exchange with the balancer's own error response. */
     private void respondError(HttpResponseStatus status) {
-        observe(ex, status.code());
+        respond(null, status);
+    }
+
+    /**
+     * Answers the current exchange from the balancer: with a rule's own response when {@code own}
+     * is given, the error {@code status} otherwise. The connection stays open unless the client
+     * asked to close; a request body still coming is read and dropped.
+     */
+    private void respond(RouteDecision own, HttpResponseStatus status) {
+        observe(ex, own != null ? own.status() : status.code());
         ex.cancelTimer();
         ex.responseStarted = true;
         ex.responseComplete = true;
         boolean mayBeWaiting = !ex.requestComplete && HttpUtil.is100ContinueExpected(ex.request);
         boolean close = !ex.clientKeepAlive || mayBeWaiting || ex.closeClient;
         encoder.headRequest(ex.head);
-        ChannelFuture f = ctx.writeAndFlush(ErrorResponses.of(ctx.alloc(), status, close));
+        ChannelFuture f = ctx.writeAndFlush(own != null ? own.response(ctx.alloc(), close)
+                                                        : ErrorResponses.of(ctx.alloc(), status, close));
         if (close) {
             closing = true;
             ex = null;
@@ -815,6 +834,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         int attempts;
         boolean onTarget;
         boolean setCookie;
+        /** A Set-Cookie of the listener rule (group-level stickiness), or null. */
+        String groupCookie;
         boolean headWritten;
         boolean bodyForwarded;
         boolean requestComplete;

@@ -5,23 +5,36 @@ import fulcrum.http.RequestDecoder;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.Mapping;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Builds a client connection's pipeline: request decoder, response encoder, proxy handler. */
+/**
+ * Builds a client connection's pipeline: TLS (on HTTPS listeners), request decoder, response
+ * encoder, proxy handler. The TLS handler stays when a WebSocket tunnel removes the HTTP codecs.
+ */
 public final class FrontendInitializer extends ChannelInitializer<SocketChannel> {
     private static final Logger log = LoggerFactory.getLogger(FrontendInitializer.class);
     private static final long REFUSAL_LOG_INTERVAL_NANOS = 10_000_000_000L;
 
     private final ListenerContext listener;
     private final ChannelGroup connections;
+    private final Mapping<String, SslContext> sni;
     private final AtomicLong lastRefusalLog = new AtomicLong(System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS);
 
     public FrontendInitializer(ListenerContext listener, ChannelGroup connections) {
+        this(listener, connections, null);
+    }
+
+    /** {@code sni}: the TLS contexts by SNI name of an HTTPS listener, null for plain HTTP. */
+    public FrontendInitializer(ListenerContext listener, ChannelGroup connections, Mapping<String, SslContext> sni) {
         this.listener = listener;
         this.connections = connections;
+        this.sni = sni;
     }
 
     @Override
@@ -39,6 +52,10 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
             listener.observer().connectionClosed(s.name());
         });
         connections.add(ch);
+        if (sni != null) {
+            // The handshake must finish within the header timeout, as a request head must.
+            ch.pipeline().addLast(FrontendHandler.TLS, new SniHandler(sni, s.headerTimeout().toMillis()));
+        }
         ch.pipeline()
           .addLast(FrontendHandler.DECODER, new RequestDecoder(s.limits()))
           .addLast(FrontendHandler.ENCODER, new ResponseEncoder())

@@ -23,10 +23,16 @@ public final class ListenerContext {
     private volatile ExchangeObserver observer = ExchangeObserver.NONE;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
 
-    /** Decides which target group a request goes to. */
+    /** Decides where a request goes: a target group, or an answer of the balancer's own. */
     public interface Router {
-        /** The group for {@code request}, or null when none can take it (answered 503). */
-        TargetGroup route(HttpRequest request, InetSocketAddress client);
+        /** The decision for {@code request}, or null when no group can take it (answered 503). */
+        RouteDecision route(HttpRequest request, InetSocketAddress client);
+
+        /** Every request to {@code group}. */
+        static Router to(TargetGroup group) {
+            RouteDecision d = RouteDecision.forward(group);
+            return (request, client) -> d;
+        }
     }
 
     public ListenerContext(ListenerSettings settings, Router router, BackendPools pools, boolean tls) {

@@ -11,6 +11,7 @@ import fulcrum.proxy.BackendPools;
 import fulcrum.proxy.Connections;
 import fulcrum.proxy.FrontendInitializer;
 import fulcrum.proxy.ListenerContext;
+import fulcrum.routing.RuleRouter;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -18,6 +19,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.Mapping;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,9 +108,15 @@ public final class Balancer implements AutoCloseable {
     }
 
     private void startListeners() {
+        if (settings.listeners().stream().anyMatch(l -> l.tls().enabled())) {
+            log.info("TLS provider: {}", TlsContexts.describeProvider());
+            TlsContexts.watchExpiry(loops.next(), settings.listeners());
+        }
         for (ListenerSettings ls : settings.listeners()) {
-            TargetGroup defaultGroup = groups.get(ls.defaultTargetGroup());
-            ListenerContext ctx = new ListenerContext(ls, (request, client) -> defaultGroup, pools, false);
+            // Rules and TLS contexts are built once here; a bad certificate fails the start.
+            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls()) : null;
+            RuleRouter router = RuleRouter.of(ls, groups);
+            ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
             ServerBootstrap sb = new ServerBootstrap()
                     .group(loops)
                     .channel(transport.serverChannel())
@@ -115,7 +124,7 @@ public final class Balancer implements AutoCloseable {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
-                    .childHandler(new FrontendInitializer(ctx, connections));
+                    .childHandler(new FrontendInitializer(ctx, connections, sni));
             InetSocketAddress addr = new InetSocketAddress(ls.bind().host(), ls.bind().port());
             Channel ch;
             try {
@@ -127,8 +136,8 @@ public final class Balancer implements AutoCloseable {
             serverChannels.add(ch);
             ctx.boundPort(((InetSocketAddress) ch.localAddress()).getPort());
             listeners.add(ctx);
-            log.info("listener {} listening on {} ({}), default target group {}", ls.name(),
-                     ch.localAddress(), transport.name(), ls.defaultTargetGroup());
+            log.info("listener {} listening on {} ({}, {}), {}", ls.name(), ch.localAddress(), transport.name(),
+                     sni != null ? "https" : "http", String.join("; ", router.describe()));
         }
     }
 
