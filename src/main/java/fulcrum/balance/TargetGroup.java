@@ -27,6 +27,7 @@ public final class TargetGroup {
     private volatile TargetGroupSettings settings;
     private final Selector selector;
     private final LbCookie cookie;
+    private final EngineIoSessions engineIo;
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private volatile Snapshot snapshot;
     private boolean failOpenLogged;
@@ -48,6 +49,7 @@ public final class TargetGroup {
         this.name = settings.name();
         this.selector = Selector.of(settings.algorithm());
         this.cookie = new LbCookie(settings.stickiness(), cookieSecret);
+        this.engineIo = new EngineIoSessions(settings.stickiness().maxSessions());
         List<Target> targets = new ArrayList<>();
         for (TargetSpec spec : settings.targets()) {
             targets.add(newTarget(spec));
@@ -98,6 +100,11 @@ public final class TargetGroup {
     /** A request could not reach {@code target}; counts towards its health at once. */
     public void passiveFailure(Target target, String reason) {
         passiveHealth.failed(target, reason);
+    }
+
+    /** The Engine.IO sessions learnt in this group (empty unless engine-io stickiness is on). */
+    public EngineIoSessions engineIo() {
+        return engineIo;
     }
 
     public void addListener(Listener l) {

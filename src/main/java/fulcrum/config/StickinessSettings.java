@@ -4,7 +4,7 @@ import java.time.Duration;
 
 /** How a target group keeps a client's session on one target. */
 public record StickinessSettings(boolean enabled, Type type, String cookieName, Duration duration,
-                                 String secret, String sameSite) {
+                                 String secret, String sameSite, int maxSessions) {
 
     public enum Type {
         /** The balancer's own signed cookie. */
@@ -29,7 +29,8 @@ public record StickinessSettings(boolean enabled, Type type, String cookieName, 
             throw r.error("secret", "(" + secret.length() + " characters)", "at least 16 characters");
         }
         return new StickinessSettings(r.bool("enabled"), r.enumeration("type", Type.class), cookieName,
-                                      r.duration("duration", false), secret, sameSite);
+                                      r.duration("duration", false), secret, sameSite,
+                                      r.integer("max-sessions", 1, 100_000_000));
     }
 
     static boolean isToken(String s) {

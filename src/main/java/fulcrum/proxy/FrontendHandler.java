@@ -1,9 +1,11 @@
 package fulcrum.proxy;
 
+import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.LbCookie;
 import fulcrum.balance.Snapshot;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
+import fulcrum.config.StickinessSettings;
 import fulcrum.config.TargetGroupSettings;
 import fulcrum.http.DecodedRequest;
 import fulcrum.http.ForwardingHeaders;
@@ -352,7 +354,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private Target choose(TargetGroup group) {
         Snapshot snap = group.snapshot();
-        if (group.settings().stickiness().usesCookie()) {
+        StickinessSettings stickiness = group.settings().stickiness();
+        if (stickiness.usesEngineIo()) {
+            String uri = ex.request.uri();
+            ex.sid = EngineIoSessions.sid(uri);
+            ex.engineIoHandshake = ex.sid == null && ex.request.method() == HttpMethod.GET
+                                   && EngineIoSessions.isPollingHandshake(uri);
+        }
+        if (stickiness.usesCookie()) {
             LbCookie cookie = group.cookie();
             LbCookie.Match m = cookie.match(ex.request.headers().getAll(HttpHeaderNames.COOKIE), snap,
                                             System.currentTimeMillis());
@@ -362,6 +371,16 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 return t;
             }
             ex.setCookie = true;
+        }
+        if (ex.sid != null) {
+            Target t = group.engineIo().lookup(ex.sid, System.nanoTime());
+            if (t != null && t != ex.avoid && snap.isRoutable(t)) {
+                return t;
+            }
+            if (t != null) {
+                // Its target is gone: any live target answers "Session ID unknown" and the client starts afresh.
+                group.engineIo().forget(ex.sid);
+            }
         }
         return group.selector().select(snap, ex.avoid);
     }
@@ -496,6 +515,11 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ex.responseNanos = System.nanoTime();
         ex.status = code;
         ex.backendKeepAlive = HttpUtil.isKeepAlive(res);
+        if (ex.engineIoHandshake && code == 200) {
+            ex.learnSid = true;
+        } else if (ex.sid != null && code == 400) {
+            ex.group.engineIo().forget(ex.sid); // the target no longer knows the session
+        }
         ForwardingHeaders.response(res, false);
         frameForClient(res, code);
         addCookie(res);
@@ -560,6 +584,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 startTunnel();
             }
             return;
+        }
+        if (ex.learnSid && c.content().isReadable()) {
+            ex.learnSid = false;
+            ex.group.engineIo().learn(c.content(), ex.target, System.nanoTime());
         }
         ex.bytesSent += c.content().readableBytes();
         ctx.write(c, ctx.voidPromise());
@@ -858,6 +886,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         int status;
         int targetStatus = -1;
         boolean observed;
+        /** Engine.IO: the session the request belongs to, or whether it opens one. */
+        String sid;
+        boolean engineIoHandshake;
+        boolean learnSid;
 
         Exchange(HttpRequest request) {
             this.request = request;

@@ -89,6 +89,9 @@ public final class Balancer implements AutoCloseable {
                     pools.closeIdle(target);
                 }
             });
+            if (gs.stickiness().usesEngineIo()) {
+                loops.next().scheduleAtFixedRate(() -> g.engineIo().sweep(System.nanoTime()), 10, 10, TimeUnit.SECONDS);
+            }
             groups.put(gs.name(), g);
         }
     }
