@@ -1,0 +1,154 @@
+package fulcrum.socketio;
+
+import fulcrum.socketio.ChatClients.Client;
+import fulcrum.socketio.ChatClients.Report;
+import fulcrum.testing.FulcrumFixture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The scenario users come with: two Socket.IO servers sharing one Redis, behind Fulcrum, with
+ * real socket.io-client clients of every kind. Everything runs for real on loopback.
+ */
+@Timeout(180)
+class SocketIoThroughFulcrumTest {
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    private ChatCluster cluster;
+    private FulcrumFixture lb;
+    private final List<ChatClients> harnesses = new ArrayList<>();
+
+    @BeforeEach
+    void prerequisites() throws Exception {
+        String missing = ChatCluster.missingPrerequisite();
+        assumeTrue(missing == null, () -> "Socket.IO tests skipped: " + missing);
+        cluster = ChatCluster.start(2);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (ChatClients c : harnesses) {
+            c.close();
+        }
+        if (lb != null) {
+            lb.close();
+        }
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private void startBalancer(String stickiness) {
+        lb = FulcrumFixture.forTargets("""
+                health-check { path = "/health", interval = 300ms, timeout = 250ms,
+                               healthy-threshold = 2, unhealthy-threshold = 2 }
+                """ + stickiness, "127.0.0.1:" + cluster.port(0), "127.0.0.1:" + cluster.port(1));
+    }
+
+    private ChatClients clients(int n, String transports, boolean cookies, int eio) throws Exception {
+        ChatClients c = ChatClients.start(lb.url("/"), n, transports, cookies, eio, harnesses.size() * 100);
+        harnesses.add(c);
+        return c;
+    }
+
+    /** Every client connects, chats, and hears every other client through the Redis adapter. */
+    private void assertChatWorks(List<ChatClients> groups) throws Exception {
+        List<Integer> senders = new ArrayList<>();
+        for (ChatClients g : groups) {
+            assertTrue(g.awaitReady(WAIT), () -> "not all connected: " + g.events());
+            senders.addAll(g.clientIds());
+        }
+        for (ChatClients g : groups) {
+            g.sendChat();
+        }
+        Set<String> servers = new HashSet<>();
+        for (ChatClients g : groups) {
+            assertTrue(g.awaitReceivedFrom(senders, WAIT), () -> "chat did not reach every client: " + g.events());
+            Report r = g.report();
+            for (Client c : r.clients()) {
+                assertTrue(c.connected(), () -> "not connected: " + c);
+                assertEquals(List.of(), c.connectErrors(), () -> "client " + c.client() + ": " + c);
+                servers.add(c.server());
+            }
+        }
+        assertEquals(Set.of(cluster.serverId(0), cluster.serverId(1)), servers, "clients spread over both servers");
+    }
+
+    @Test
+    void engineIoAffinityServesClientsThatKeepNoCookies() throws Exception {
+        startBalancer("stickiness { enabled = true, type = engine-io }");
+        assertChatWorks(List.of(clients(4, "default", false, 4), clients(4, "polling", false, 4),
+                                clients(4, "websocket", false, 4)));
+        assertTrue(lb.balancer().targetGroups().get("app").engineIo().size() >= 8,
+                   "sessions learnt from the polling handshakes");
+    }
+
+    @Test
+    void engineIoAffinityServesSocketIo2Clients() throws Exception {
+        startBalancer("stickiness { enabled = true, type = engine-io }");
+        assertChatWorks(List.of(clients(4, "default", false, 3), clients(4, "polling", false, 3)));
+    }
+
+    @Test
+    void lbCookieServesClientsThatKeepCookies() throws Exception {
+        startBalancer("stickiness { enabled = true, type = lb-cookie, secret = \"socket-io-test-secret\" }");
+        assertChatWorks(List.of(clients(4, "default", true, 4), clients(4, "polling", true, 4),
+                                clients(4, "websocket", true, 4)));
+    }
+
+    @Test
+    void withoutAffinityPollingClientsGetSessionIdUnknown() throws Exception {
+        startBalancer("stickiness.enabled = false");
+        ChatClients polling = clients(4, "polling", false, 4);
+        // The failure every other balancer shows without affinity: proof the tests above test something.
+        assertTrue(polling.awaitEvent(e -> "connect_error".equals(e.get("event"))
+                                           && String.valueOf(e.get("body")).contains("Session ID unknown"), WAIT)
+                          .isPresent(), () -> "expected Session ID unknown: " + polling.events());
+    }
+
+    @Test
+    void clientsOfAStoppedServerMoveToTheOtherAndComeBackSpread() throws Exception {
+        startBalancer("stickiness { enabled = true, type = lb-cookie-and-engine-io }");
+        ChatClients first = clients(8, "default", false, 4);
+        assertChatWorks(List.of(first));
+
+        cluster.kill(0);
+        long t0 = System.nanoTime();
+        String survivor = cluster.serverId(1);
+        Report moved = null;
+        while (System.nanoTime() - t0 < WAIT.toNanos()) {
+            Report r = first.report();
+            if (r.allConnected() && r.servers().equals(Set.of(survivor))) {
+                moved = r;
+                break;
+            }
+            Thread.sleep(200);
+        }
+        long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+        assertTrue(moved != null, () -> "clients did not all move to " + survivor + ": " + first.events());
+        assertTrue(seconds <= 10, "clients moved after " + seconds + " s");
+        first.sendChat();
+        assertTrue(first.awaitReceivedFrom(first.clientIds(), WAIT), () -> "chat after failover: " + first.events());
+
+        cluster.restart(0);
+        var group = lb.balancer().targetGroups().get("app");
+        long t1 = System.nanoTime();
+        while (group.snapshot().routableCount() < 2 && System.nanoTime() - t1 < WAIT.toNanos()) {
+            Thread.sleep(100);
+        }
+        assertEquals(2, group.snapshot().routableCount(), "the restarted server is healthy again");
+        assertChatWorks(List.of(clients(6, "default", false, 4)));
+    }
+}
