@@ -10,7 +10,7 @@ final class LeastOutstandingSelector implements Selector {
     private final AtomicInteger next = new AtomicInteger();
 
     @Override
-    public Target select(Snapshot snapshot, Target avoid) {
+    public Target select(Snapshot snapshot, java.util.List<Target> tried) {
         Target[] targets = snapshot.routableArray();
         int n = targets.length;
         if (n == 0) {
@@ -21,7 +21,7 @@ final class LeastOutstandingSelector implements Selector {
         double bestLoad = Double.MAX_VALUE;
         for (int i = 0; i < n; i++) {
             Target t = targets[(start + i) % n];
-            if (t == avoid) {
+            if (Selector.tried(tried, t)) {
                 continue;
             }
             double load = (t.outstandingRequests() + 1) / (double) Math.max(1, t.weight());

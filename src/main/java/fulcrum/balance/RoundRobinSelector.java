@@ -7,7 +7,7 @@ final class RoundRobinSelector implements Selector {
     private final AtomicInteger next = new AtomicInteger();
 
     @Override
-    public Target select(Snapshot snapshot, Target avoid) {
+    public Target select(Snapshot snapshot, java.util.List<Target> tried) {
         Target[] ring = snapshot.ring();
         int n = ring.length;
         if (n == 0) {
@@ -16,7 +16,7 @@ final class RoundRobinSelector implements Selector {
         int start = next.getAndIncrement() & Integer.MAX_VALUE;
         for (int i = 0; i < n; i++) {
             Target t = ring[(start + i) % n];
-            if (t != avoid) {
+            if (!Selector.tried(tried, t)) {
                 return t;
             }
         }

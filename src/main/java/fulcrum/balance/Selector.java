@@ -6,10 +6,14 @@ import fulcrum.config.TargetGroupSettings.Algorithm;
 public interface Selector {
 
     /**
-     * A routable target that is not {@code avoid} (the target a retry moves away from), or null
-     * when the snapshot has none to offer.
+     * A routable target not in {@code tried} (the targets a retried request already failed on;
+     * null when none), or null when the snapshot has none to offer.
      */
-    Target select(Snapshot snapshot, Target avoid);
+    Target select(Snapshot snapshot, java.util.List<Target> tried);
+
+    static boolean tried(java.util.List<Target> tried, Target t) {
+        return tried != null && tried.contains(t);
+    }
 
     static Selector of(Algorithm algorithm) {
         return switch (algorithm) {

@@ -63,8 +63,8 @@ final class TargetCheck {
     }
 
     private void probe() {
-        if (stopped) {
-            return;
+        if (stopped || group.snapshot().byId(target.id()) != target) {
+            return; // removed from the group: the reconcile task stops this check too
         }
         if (target.state() == HealthState.DRAINING) {
             scheduleNext(); // a draining target leaves only by removal; nothing to learn

@@ -2,6 +2,7 @@ package fulcrum.proxy;
 
 import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.LbCookie;
+import fulcrum.balance.Selector;
 import fulcrum.balance.Snapshot;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
@@ -366,7 +367,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             LbCookie.Match m = cookie.match(ex.request.headers().getAll(HttpHeaderNames.COOKIE), snap,
                                             System.currentTimeMillis());
             Target t = m.target();
-            if (t != null && t != ex.avoid && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(ex.tried, t) && snap.isRoutable(t)) {
                 ex.setCookie = m.renew();
                 return t;
             }
@@ -374,7 +375,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (ex.sid != null) {
             Target t = group.engineIo().lookup(ex.sid, System.nanoTime());
-            if (t != null && t != ex.avoid && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(ex.tried, t) && snap.isRoutable(t)) {
                 return t;
             }
             if (t != null) {
@@ -382,7 +383,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 group.engineIo().forget(ex.sid);
             }
         }
-        return group.selector().select(snap, ex.avoid);
+        return group.selector().select(snap, ex.tried);
     }
 
     private void connected(ChannelFuture f, BackendHandler b, Exchange started) {
@@ -391,9 +392,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!f.isSuccess()) {
-            String reason = f.cause() == null ? "connect failed" : f.cause().getMessage();
+            String reason = connectFailure(f.cause(), ex.group.settings().connectTimeout());
             log.debug("[{}] connect to {} failed: {}", ctx.channel().id(), b.target(), reason);
-            retryOrFail(HttpResponseStatus.BAD_GATEWAY, true);
+            retryOrFail(HttpResponseStatus.BAD_GATEWAY, reason);
             return;
         }
         attach(b);
@@ -731,21 +732,24 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         boolean replayable = closedBeforeAnswer && !ex.bodyForwarded && isIdempotent(ex.request.method());
         if (replayable) {
-            retryOrFail(status, false);
+            retryOrFail(status, null);
         } else {
             respondError(status);
         }
     }
 
     /** Moves the request to another target when attempts remain, otherwise answers {@code status}. */
-    private void retryOrFail(HttpResponseStatus status, boolean connectFailed) {
-        if (connectFailed) {
-            ex.group.passiveFailure(ex.target, "connection failed");
+    private void retryOrFail(HttpResponseStatus status, String connectFailure) {
+        if (connectFailure != null) {
+            ex.group.passiveFailure(ex.target, connectFailure);
             listener.observer().connectFailed(ex.group.name(), ex.target.id());
         }
         if (ex.attempts <= ex.group.settings().maxRetries()) {
             listener.observer().retried(ex.group.name(), ex.target.id());
-            ex.avoid = ex.target;
+            if (ex.tried == null) {
+                ex.tried = new java.util.ArrayList<>(2);
+            }
+            ex.tried.add(ex.target);
             ex.headWritten = false;
             dispatch();
             return;
@@ -843,6 +847,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** Says why a connect failed in the words health checks use ("connection refused", "timeout after 5s"). */
+    private static String connectFailure(Throwable cause, java.time.Duration timeout) {
+        if (cause instanceof io.netty.channel.ConnectTimeoutException) {
+            return "timeout after " + timeout.toMillis() + "ms";
+        }
+        if (cause instanceof java.net.ConnectException) {
+            return "connection refused";
+        }
+        return cause == null ? "connect failed" : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+    }
+
     private static boolean isIdempotent(HttpMethod m) {
         return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
                || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
@@ -858,7 +873,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         final boolean upgradeHeader;
         TargetGroup group;
         Target target;
-        Target avoid;
+        /** Targets this request failed on, not to be tried again; null until a retry. */
+        java.util.List<Target> tried;
         int attempts;
         boolean onTarget;
         boolean setCookie;

@@ -211,7 +211,7 @@ class HealthCheckIntegrationTest {
             }
             // The state changes on the target's loop, just after the failure is reported.
             await(() -> ta.state() == UNHEALTHY, 2000, "target unhealthy from live traffic");
-            assertEquals("live traffic: connection failed", ta.reason());
+            assertEquals("live traffic: connection refused", ta.reason());
             assertEquals(1, a.healthChecks());
         }
     }
