@@ -30,9 +30,14 @@ public final class Target {
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger tunnels = new AtomicInteger();
 
-    Target(HostPort address, InetSocketAddress socketAddress, int weight, HealthState initial, byte[] cookieToken) {
+    /**
+     * {@code id} is the address as configured for an IP literal, and the resolved "ip:port" for a
+     * target configured by host name ({@code address} keeps the name).
+     */
+    Target(String id, HostPort address, InetSocketAddress socketAddress, int weight, HealthState initial,
+           byte[] cookieToken) {
         this.address = requireNonNull(address, "address");
-        this.id = address.toString();
+        this.id = requireNonNull(id, "id");
         this.socketAddress = requireNonNull(socketAddress, "socketAddress");
         this.weight = weight;
         this.state = requireNonNull(initial, "initial");
@@ -41,6 +46,11 @@ public final class Target {
 
     public String id() {
         return id;
+    }
+
+    /** Whether this target came from resolving a host name (and follows its DNS records). */
+    public boolean resolvedFromName() {
+        return !id.equals(address.toString());
     }
 
     public HostPort address() {

@@ -6,6 +6,8 @@ import fulcrum.config.TargetSpec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.netty.util.NetUtil;
+
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -52,25 +54,99 @@ public final class TargetGroup {
         this.engineIo = new EngineIoSessions(settings.stickiness().maxSessions());
         List<Target> targets = new ArrayList<>();
         for (TargetSpec spec : settings.targets()) {
-            targets.add(newTarget(spec));
+            targets.addAll(newTargets(spec));
         }
         this.snapshot = new Snapshot(targets);
     }
 
-    private Target newTarget(TargetSpec spec) {
+    /**
+     * The targets a configured address stands for: itself for an IP literal, one per address for
+     * a host name (so Docker's and Kubernetes' DNS service discovery work; see {@link #refreshDns}).
+     */
+    private List<Target> newTargets(TargetSpec spec) {
+        HostPort a = spec.address();
         HealthState initial = settings.healthCheck().enabled() ? HealthState.INITIAL : HealthState.UNUSED;
-        return new Target(spec.address(), resolve(spec.address()), spec.weight(), initial,
-                          cookie.tokenFor(spec.address().toString()));
+        if (NetUtil.isValidIpV4Address(a.host()) || NetUtil.isValidIpV6Address(a.host())) {
+            InetSocketAddress sa = new InetSocketAddress(NetUtil.createInetAddressFromIpAddressString(a.host()), a.port());
+            return List.of(new Target(a.toString(), a, sa, spec.weight(), initial, cookie.tokenFor(a.toString())));
+        }
+        List<Target> out = new ArrayList<>();
+        for (InetAddress ip : resolveAll(a.host())) {
+            InetSocketAddress sa = new InetSocketAddress(ip, a.port());
+            String id = new HostPort(NetUtil.toAddressString(ip), a.port()).toString();
+            out.add(new Target(id, a, sa, spec.weight(), initial, cookie.tokenFor(id)));
+        }
+        if (out.isEmpty()) {
+            // Kept unresolved: connecting fails and health checks mark it, rather than refusing to start.
+            out.add(new Target(a.toString(), a, InetSocketAddress.createUnresolved(a.host(), a.port()), spec.weight(),
+                               initial, cookie.tokenFor(a.toString())));
+        }
+        return out;
     }
 
-    private static InetSocketAddress resolve(HostPort a) {
+    private List<InetAddress> resolveAll(String host) {
         try {
-            return new InetSocketAddress(InetAddress.getByName(a.host()), a.port());
+            List<InetAddress> all = new ArrayList<>(List.of(InetAddress.getAllByName(host)));
+            all.sort(java.util.Comparator.comparing(InetAddress::getHostAddress));
+            return all;
         } catch (UnknownHostException e) {
-            // Kept unresolved: connecting fails and health checks mark it, rather than refusing to start.
-            log.warn("target {} cannot be resolved now: {}", a, e.getMessage());
-            return InetSocketAddress.createUnresolved(a.host(), a.port());
+            log.warn("target group {}: {} cannot be resolved now: {}", name, host, e.getMessage());
+            return List.of();
         }
+    }
+
+    /**
+     * Follows the DNS records of targets configured by host name: addresses that appeared become
+     * targets (initial), targets whose address disappeared are handed to {@code vanished} (which
+     * drains them). A failed lookup changes nothing.
+     */
+    public void refreshDns(java.util.function.Consumer<Target> vanished) {
+        List<Target> gone = new ArrayList<>();
+        synchronized (this) {
+            List<Target> all = new ArrayList<>(snapshot.all());
+            boolean changed = false;
+            for (TargetSpec spec : settings.targets()) {
+                HostPort a = spec.address();
+                if (NetUtil.isValidIpV4Address(a.host()) || NetUtil.isValidIpV6Address(a.host())) {
+                    continue;
+                }
+                List<InetAddress> ips = resolveAll(a.host());
+                if (ips.isEmpty()) {
+                    continue;
+                }
+                java.util.Set<String> now = new java.util.HashSet<>();
+                for (InetAddress ip : ips) {
+                    now.add(new HostPort(NetUtil.toAddressString(ip), a.port()).toString());
+                }
+                for (Target t : all) {
+                    if (t.address().equals(a) && !now.contains(t.id()) && t.state() != HealthState.DRAINING) {
+                        gone.add(t);
+                    }
+                }
+                for (Target t : newTargets(spec)) {
+                    if (snapshot.byId(t.id()) == null) {
+                        all.add(t);
+                        changed = true;
+                        log.info("target group {}: target {} ({}) appeared in DNS", name, t, a.host());
+                    }
+                }
+            }
+            if (changed) {
+                publish(new Snapshot(all));
+            }
+        }
+        gone.forEach(vanished);
+    }
+
+    /** Whether any target is configured by host name (and so needs {@link #refreshDns}). */
+    public boolean hasNamedTargets() {
+        for (TargetSpec spec : settings.targets()) {
+            String h = spec.address().host();
+            if (!NetUtil.isValidIpV4Address(h) && !NetUtil.isValidIpV6Address(h)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public String name() {
@@ -132,16 +208,24 @@ public final class TargetGroup {
     }
 
     /** Adds a target at runtime; it starts initial (or unused without health checks). */
+    /**
+     * Adds a target at runtime; it starts initial (or unused without health checks). A host name
+     * adds one target per address; the first is returned.
+     */
     public synchronized Target register(TargetSpec spec) {
-        if (snapshot.byId(spec.address().toString()) != null) {
-            throw new IllegalArgumentException("target " + spec.address() + " is already registered in " + name);
+        List<Target> added = newTargets(spec);
+        for (Target t : added) {
+            if (snapshot.byId(t.id()) != null) {
+                throw new IllegalArgumentException("target " + t.id() + " is already registered in " + name);
+            }
         }
-        Target t = newTarget(spec);
         List<Target> all = new ArrayList<>(snapshot.all());
-        all.add(t);
+        all.addAll(added);
         publish(new Snapshot(all));
-        log.info("target group {}: target {} registered ({})", name, t, t.state().label());
-        return t;
+        for (Target t : added) {
+            log.info("target group {}: target {} registered ({})", name, t, t.state().label());
+        }
+        return added.get(0);
     }
 
     /** Removes a target from the group at once (after draining, or when it was never used). */

@@ -103,7 +103,9 @@ public final class ForwardingHeaders {
     }
 
     static void stripHopByHop(HttpHeaders h, boolean upgrade) {
-        List<String> connection = h.getAll(HttpHeaderNames.CONNECTION);
+        // Most messages name no header in Connection: skip the list it would take to look.
+        List<String> connection = h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION)
+                                                                         : List.of();
         for (String value : connection) {
             for (String token : value.split(",")) {
                 String name = token.trim();

@@ -77,7 +77,9 @@ public final class BackendPool {
                         HttpDecoderConfig decoder = new HttpDecoderConfig()
                                 .setMaxInitialLineLength(8192)
                                 .setMaxHeaderSize(settings.maxResponseHeaderSize())
-                                .setMaxChunkSize(64 * 1024);
+                                .setMaxChunkSize(64 * 1024)
+                                // Lines are already split on CRLF; re-checking every value of a trusted backend is waste.
+                                .setValidateHeaders(false);
                         ch.pipeline().addLast(CODEC, new HttpClientCodec(decoder, false, false));
                         ch.pipeline().addLast(HANDLER, handler);
                     }

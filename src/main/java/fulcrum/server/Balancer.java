@@ -89,11 +89,25 @@ public final class Balancer implements AutoCloseable {
                     pools.closeIdle(target);
                 }
             });
+            if (g.hasNamedTargets()) {
+                long every = gs.dnsRefreshInterval().toMillis();
+                loops.next().scheduleWithFixedDelay(() -> g.refreshDns(t -> drainAndRemove(g, t, "no longer in DNS")),
+                                                    every, every, TimeUnit.MILLISECONDS);
+            }
             if (gs.stickiness().usesEngineIo()) {
                 loops.next().scheduleAtFixedRate(() -> g.engineIo().sweep(System.nanoTime()), 10, 10, TimeUnit.SECONDS);
             }
             groups.put(gs.name(), g);
         }
+    }
+
+    /** Drains {@code target} and removes it from {@code group} once the deregistration delay is over. */
+    public void drainAndRemove(TargetGroup group, fulcrum.balance.Target target, String reason) {
+        group.drain(target, reason);
+        loops.next().schedule(() -> {
+            pools.closeAll(target);
+            group.remove(target);
+        }, group.settings().deregistrationDelay().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private byte[] secret(TargetGroupSettings gs) {
