@@ -1,6 +1,10 @@
 package fulcrum.server;
 
+import fulcrum.config.ActionSettings;
+import fulcrum.config.ConditionSettings;
 import fulcrum.config.FulcrumSettings;
+import fulcrum.config.RuleSettings;
+import fulcrum.config.TlsSettings;
 import fulcrum.config.HealthCheckSettings;
 import fulcrum.config.ListenerSettings;
 import fulcrum.config.StickinessSettings;
@@ -25,8 +29,19 @@ public final class CheckReport {
         StringBuilder b = new StringBuilder();
         b.append(file).append(": valid\n");
         for (ListenerSettings l : s.listeners()) {
-            b.append(String.format(Locale.ROOT, "listener %s  bind %s  default-target-group %s  idle-timeout %s%n",
-                                   l.name(), l.bind(), l.defaultTargetGroup(), human(l.idleTimeout())));
+            b.append(String.format(Locale.ROOT, "listener %s  bind %s  %s  idle-timeout %s%s%n",
+                                   l.name(), l.bind(), l.defaultTargetGroup() != null
+                                           ? "default-target-group " + l.defaultTargetGroup()
+                                           : "default-action " + action(l.defaultAction()),
+                                   human(l.idleTimeout()), l.tls().enabled() ? "  https" : ""));
+            for (TlsSettings.CertificateSettings c : l.tls().certificates()) {
+                b.append(String.format(Locale.ROOT, "  certificate %s  names %s  expires %s%n", c.certFile(),
+                                       String.join(", ", c.names()), c.leaf().getNotAfter().toInstant()));
+            }
+            for (RuleSettings r : l.rules()) {
+                b.append(String.format(Locale.ROOT, "  rule %d  if %s  then %s%n", r.priority(),
+                                       conditions(r.conditions()), action(r.action())));
+            }
         }
         for (TargetGroupSettings g : s.targetGroups().values()) {
             List<String> targets = new ArrayList<>();
@@ -77,6 +92,44 @@ public final class CheckReport {
             }
         }
         return out;
+    }
+
+    private static String conditions(ConditionSettings c) {
+        List<String> parts = new ArrayList<>();
+        if (!c.hosts().isEmpty()) {
+            parts.add("host " + c.hosts());
+        }
+        if (!c.paths().isEmpty()) {
+            parts.add("path " + c.paths());
+        }
+        if (!c.methods().isEmpty()) {
+            parts.add("method " + c.methods());
+        }
+        c.headers().forEach((k, v) -> parts.add("header " + k + " " + v));
+        c.query().forEach((k, v) -> parts.add("query " + k + " " + v));
+        if (!c.sourceIps().isEmpty()) {
+            parts.add("source-ip " + c.sourceIps());
+        }
+        return parts.isEmpty() ? "any request" : String.join(" and ", parts);
+    }
+
+    private static String action(ActionSettings a) {
+        if (a instanceof ActionSettings.Forward f) {
+            List<String> groups = new ArrayList<>();
+            for (ActionSettings.WeightedGroup g : f.targetGroups()) {
+                groups.add(f.targetGroups().size() == 1 ? g.name() : g.name() + " (weight " + g.weight() + ")");
+            }
+            return "forward to " + String.join(", ", groups)
+                   + (f.stickiness() != null ? " sticky for " + human(f.stickiness()) : "");
+        }
+        if (a instanceof ActionSettings.Redirect r) {
+            return "redirect " + r.status() + " to " + r.protocol() + "://" + r.host() + ":" + r.port() + r.path()
+                   + "?" + r.query();
+        }
+        if (a instanceof ActionSettings.FixedResponse f) {
+            return "answer " + f.status() + " " + f.contentType();
+        }
+        return String.valueOf(a);
     }
 
     static String label(Enum<?> e) {
