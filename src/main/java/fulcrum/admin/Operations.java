@@ -50,6 +50,7 @@ public final class Operations implements AutoCloseable {
     private volatile FulcrumSettings running;
     private byte[] fileDigest;
     private volatile boolean stopped;
+    private volatile Thread opsThread;
 
     /** What a reload did; {@code error} is set (and nothing changed) when the file was invalid. */
     public record ReloadResult(String error, List<String> applied, List<String> needRestart) {
@@ -64,6 +65,7 @@ public final class Operations implements AutoCloseable {
         ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "fulcrum-ops");
             t.setDaemon(true);
+            opsThread = t;
             return t;
         });
         e.setRemoveOnCancelPolicy(true);
@@ -177,9 +179,23 @@ public final class Operations implements AutoCloseable {
         return stopped;
     }
 
-    /** Runs {@code task} on the operations thread and waits for it. */
+    /** Runs {@code task} on the operations thread and waits for it (at once when already there). */
     <T> T call(Callable<T> task) {
-        Future<T> f = ops.submit(task);
+        if (Thread.currentThread() == opsThread) {
+            try {
+                return task.call();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        Future<T> f;
+        try {
+            f = ops.submit(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new AdminException(503, "stopping");
+        }
         try {
             return f.get();
         } catch (InterruptedException e) {
