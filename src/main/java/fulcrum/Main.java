@@ -2,7 +2,7 @@ package fulcrum;
 
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.SettingsException;
-import fulcrum.server.Balancer;
+import fulcrum.admin.Operations;
 import fulcrum.server.CheckReport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,7 +11,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
-/** Command line: loads the configuration once, starts the balancer, stops it on SIGTERM. */
+/** Command line: loads the configuration, starts the balancer, reloads on SIGHUP, stops on SIGTERM. */
 public final class Main {
     static final int OK = 0;
     static final int FAILED = 1;
@@ -63,21 +63,22 @@ public final class Main {
             out.print(CheckReport.render(config, settings));
             return OK;
         }
-        return serve(settings, err);
+        return serve(settings, config, err);
     }
 
-    private static int serve(FulcrumSettings settings, PrintStream err) {
+    private static int serve(FulcrumSettings settings, Path config, PrintStream err) {
         Logger log = LoggerFactory.getLogger(Main.class);
         long started = System.nanoTime();
-        Balancer balancer;
+        Operations balancer;
         try {
-            balancer = Balancer.start(settings);
+            balancer = Operations.start(settings, config);
         } catch (RuntimeException e) {
             err.println("fulcrum: " + e.getMessage());
             log.error("start failed", e);
             return FAILED;
         }
         log.info("fulcrum {} started in {} ms", version(), (System.nanoTime() - started) / 1_000_000);
+        Signals.onReload(balancer::reload);
         CountDownLatch done = new CountDownLatch(1);
         Signals.onTerminate(() -> {
             log.info("stopping: finishing in-flight requests for up to {}", settings.shutdownGrace());

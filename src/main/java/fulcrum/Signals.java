@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * SIGTERM and SIGINT: the first starts a graceful stop, a second one forces the rest closed.
+ * SIGHUP: reload the configuration.
  * sun.misc.Signal is the JDK's supported way (jdk.unsupported) to see the second signal, which
  * shutdown hooks cannot.
  */
@@ -29,6 +30,19 @@ final class Signals {
             } catch (IllegalArgumentException e) {
                 // Not on this platform: the shutdown hook below still stops gracefully.
             }
+        }
+    }
+
+    /** SIGHUP: {@code reload} runs on a thread of its own, once per signal. */
+    static void onReload(Runnable reload) {
+        try {
+            Signal.handle(new Signal("HUP"), s -> {
+                Thread t = new Thread(reload, "fulcrum-reload");
+                t.setDaemon(true);
+                t.start();
+            });
+        } catch (IllegalArgumentException e) {
+            // No SIGHUP on this platform: POST /reload still works.
         }
     }
 }

@@ -22,7 +22,8 @@ import java.util.Set;
 
 /** Everything the balancer is configured with, bound once from one HOCON file. */
 public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Duration shutdownGrace,
-                              List<ListenerSettings> listeners, Map<String, TargetGroupSettings> targetGroups) {
+                              List<ListenerSettings> listeners, Map<String, TargetGroupSettings> targetGroups,
+                              AdminSettings admin, AccessLogSettings accessLog, ReloadSettings reload) {
 
     public FulcrumSettings {
         listeners = List.copyOf(listeners);
@@ -95,7 +96,9 @@ public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Dura
             throw r.error("listeners", "[]", "at least one listener");
         }
         return new FulcrumSettings(r.integer("io-threads", 0, 1024), r.bool("prefer-native-transport"),
-                                   r.duration("shutdown-grace", true), listeners, groups);
+                                   r.duration("shutdown-grace", true), listeners, groups,
+                                   AdminSettings.from(r.child("admin")), AccessLogSettings.from(r.child("access-log")),
+                                   ReloadSettings.from(r.child("reload")));
     }
 
     private static Config objectWithDefaults(String key, ConfigValue v, Config defaults) {

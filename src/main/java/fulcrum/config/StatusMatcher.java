@@ -43,6 +43,17 @@ public final class StatusMatcher {
         return status >= 0 && codes.get(status);
     }
 
+    /** Equal when the same codes match, so that a reload sees an unchanged matcher as unchanged. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof StatusMatcher m && m.codes.equals(codes);
+    }
+
+    @Override
+    public int hashCode() {
+        return codes.hashCode();
+    }
+
     @Override
     public String toString() {
         return text;

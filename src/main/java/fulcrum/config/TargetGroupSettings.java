@@ -16,7 +16,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                                   StickinessSettings stickiness, Duration connectTimeout,
                                   Duration responseTimeout, Duration keepAliveTimeout, int maxIdleConnections,
                                   int maxRetries, int maxResponseHeaderSize, Duration deregistrationDelay,
-                                  HealthCheckSettings healthCheck, Duration dnsRefreshInterval) {
+                                  int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval) {
 
     public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS }
 
@@ -32,8 +32,8 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                 r.duration("keep-alive-timeout", true), r.integer("max-idle-connections", 0, 100_000),
                 r.integer("max-retries", 0, 10),
                 (int) r.bytes("max-response-header-size", 1024, 1024 * 1024),
-                r.duration("deregistration-delay", true), HealthCheckSettings.from(r.child("health-check")),
-                r.duration("dns-refresh-interval", false));
+                r.duration("deregistration-delay", true), r.integer("drain-close-rate", 1, 1_000_000),
+                HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false));
     }
 
     private static List<TargetSpec> targets(Reader r) {

@@ -38,6 +38,7 @@ public final class HealthChecker {
     private final TargetGroup group;
     private final EventLoopGroup loops;
     private final Class<? extends SocketChannel> channelClass;
+    private final ProbeObserver observer;
     /** Written by the reconciler only; read by passive failures from any loop. Keys by identity. */
     private final Map<Target, TargetCheck> checks = new ConcurrentHashMap<>();
     private final EventLoop home;
@@ -45,17 +46,33 @@ public final class HealthChecker {
     private volatile ScheduledFuture<?> reconciler;
     private volatile boolean stopped;
 
-    private HealthChecker(TargetGroup group, EventLoopGroup loops, Class<? extends SocketChannel> channelClass) {
+    /** Told of every check result, for metrics. Called on the target's event loop: keep it cheap. */
+    public interface ProbeObserver {
+        ProbeObserver NONE = (group, target, healthy, passive) -> { };
+
+        /** {@code passive}: a failure seen by live traffic rather than a probe. */
+        void checked(TargetGroup group, Target target, boolean healthy, boolean passive);
+    }
+
+    private HealthChecker(TargetGroup group, EventLoopGroup loops, Class<? extends SocketChannel> channelClass,
+                          ProbeObserver observer) {
         this.group = requireNonNull(group, "group");
         this.loops = requireNonNull(loops, "loops");
         this.channelClass = requireNonNull(channelClass, "channelClass");
+        this.observer = requireNonNull(observer, "observer");
         this.home = loops.next();
     }
 
     /** Starts checking every target of {@code group} now, with connections on {@code loops}. */
     public static HealthChecker start(TargetGroup group, EventLoopGroup loops,
                                       Class<? extends SocketChannel> channelClass) {
-        HealthChecker c = new HealthChecker(group, loops, channelClass);
+        return start(group, loops, channelClass, ProbeObserver.NONE);
+    }
+
+    /** As {@link #start(TargetGroup, EventLoopGroup, Class)}, telling {@code observer} of every result. */
+    public static HealthChecker start(TargetGroup group, EventLoopGroup loops,
+                                      Class<? extends SocketChannel> channelClass, ProbeObserver observer) {
+        HealthChecker c = new HealthChecker(group, loops, channelClass, observer);
         c.home.execute(c::reconcile);
         long every = Math.min(group.settings().healthCheck().interval().toNanos(), MAX_RECONCILE_NANOS);
         c.reconciler = c.home.scheduleWithFixedDelay(c::reconcile, every, every, TimeUnit.NANOSECONDS);
@@ -106,7 +123,7 @@ public final class HealthChecker {
         });
         for (Target t : all) {
             if (!checks.containsKey(t)) {
-                TargetCheck c = new TargetCheck(group, t, loops.next(), channelClass);
+                TargetCheck c = new TargetCheck(group, t, loops.next(), channelClass, observer);
                 checks.put(t, c);
                 if (stopped) {
                     c.stop(); // stop() ran meanwhile and may not have seen it

@@ -29,12 +29,15 @@ final class TargetCheck {
     private final Target target;
     private final EventLoop loop;
     private final Class<? extends SocketChannel> channelClass;
+    private final HealthChecker.ProbeObserver observer;
     private final HealthStateMachine machine = new HealthStateMachine();
     private volatile boolean stopped;
     private volatile Future<?> next;
 
-    TargetCheck(TargetGroup group, Target target, EventLoop loop, Class<? extends SocketChannel> channelClass) {
+    TargetCheck(TargetGroup group, Target target, EventLoop loop, Class<? extends SocketChannel> channelClass,
+                HealthChecker.ProbeObserver observer) {
         this.group = group;
+        this.observer = observer;
         this.target = target;
         this.loop = loop;
         this.channelClass = channelClass;
@@ -59,7 +62,7 @@ final class TargetCheck {
 
     /** Live traffic could not reach the target: counts as a failed probe. Any thread. */
     void passiveFailure(String reason) {
-        execute(() -> result(ProbeResult.failed("live traffic: " + reason)));
+        execute(() -> result(ProbeResult.failed("live traffic: " + reason), true));
     }
 
     private void probe() {
@@ -84,15 +87,16 @@ final class TargetCheck {
             return; // the event loops are shutting down
         }
         f.addListener(done -> {
-            result(f.getNow());
+            result(f.getNow(), false);
             scheduleNext();
         });
     }
 
-    private void result(ProbeResult r) {
+    private void result(ProbeResult r, boolean passive) {
         if (stopped) {
             return;
         }
+        observer.checked(group, target, r.healthy(), passive);
         HealthCheckSettings hc = group.settings().healthCheck();
         HealthState current = target.state();
         HealthState to = r.healthy() ? machine.succeeded(current, hc.healthyThreshold())

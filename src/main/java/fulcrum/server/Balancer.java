@@ -1,6 +1,7 @@
 package fulcrum.server;
 
 import fulcrum.balance.HealthState;
+import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HealthCheckSettings;
@@ -9,6 +10,7 @@ import fulcrum.config.TargetGroupSettings;
 import fulcrum.health.HealthChecker;
 import fulcrum.proxy.BackendPools;
 import fulcrum.proxy.Connections;
+import fulcrum.proxy.ExchangeObserver;
 import fulcrum.proxy.FrontendInitializer;
 import fulcrum.proxy.ListenerContext;
 import fulcrum.routing.RuleRouter;
@@ -22,6 +24,7 @@ import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.Mapping;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +38,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+
+import static java.util.Objects.requireNonNull;
 
 /**
  * A running balancer: event loops, target groups, listeners. Started from settings in one call,
@@ -47,15 +54,32 @@ public final class Balancer implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup loops;
     private final BackendPools pools;
-    private final Map<String, TargetGroup> groups = new LinkedHashMap<>();
+    private final Hooks hooks;
+    /** Replaced whole (never changed in place) when a reload adds or removes a group. */
+    private volatile Map<String, TargetGroup> groups = Map.of();
     private final List<ListenerContext> listeners = new ArrayList<>();
     private final List<Channel> serverChannels = new ArrayList<>();
-    private final List<HealthChecker> healthCheckers = new ArrayList<>();
+    /** By group name; changed only under this object's lock. */
+    private final Map<String, HealthChecker> healthCheckers = new LinkedHashMap<>();
     private final ChannelGroup connections = new DefaultChannelGroup("clients", GlobalEventExecutor.INSTANCE);
     private volatile boolean stopped;
 
-    private Balancer(FulcrumSettings settings) {
+    /**
+     * What the operations side (metrics, access log) attaches to the data path: an observer per
+     * listener, in place before the listener accepts its first connection, and one for health
+     * check results.
+     */
+    public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
+                       HealthChecker.ProbeObserver probes) {
+        public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
+    }
+
+    private final Map<String, List<ScheduledFuture<?>>> groupTasks = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile BiConsumer<TargetGroup, Target> deregistration = this::drainAndRemove;
+
+    private Balancer(FulcrumSettings settings, Hooks hooks) {
         this.settings = settings;
+        this.hooks = hooks;
         this.transport = Transport.choose(settings.preferNativeTransport());
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
         this.loops = new MultiThreadIoEventLoopGroup(threads, transport.ioHandlerFactory());
@@ -64,11 +88,14 @@ public final class Balancer implements AutoCloseable {
 
     /** Builds everything and binds every listener; on failure, what was started is stopped again. */
     public static Balancer start(FulcrumSettings settings) {
-        Balancer b = new Balancer(settings);
+        return start(settings, Hooks.NONE);
+    }
+
+    /** As {@link #start(FulcrumSettings)}, with the operations side's {@code hooks} attached. */
+    public static Balancer start(FulcrumSettings settings, Hooks hooks) {
+        Balancer b = new Balancer(settings, java.util.Objects.requireNonNull(hooks, "hooks"));
         try {
             b.startGroups();
-            b.groups.values().stream().filter(g -> g.settings().healthCheck().enabled()).forEach(
-                    g -> b.healthCheckers.add(HealthChecker.start(g, b.loops, b.transport.socketChannel())));
             b.startListeners();
         } catch (RuntimeException e) {
             b.stop(Duration.ZERO);
@@ -78,32 +105,52 @@ public final class Balancer implements AutoCloseable {
     }
 
     private void startGroups() {
+        Map<String, TargetGroup> all = new LinkedHashMap<>();
         for (TargetGroupSettings gs : settings.targetGroups().values()) {
-            TargetGroup g = new TargetGroup(gs, secret(gs));
-            g.addListener((group, target, from, to, reason) -> {
-                HealthCheckSettings hc = group.settings().healthCheck();
-                if (to == HealthState.UNHEALTHY && hc.onUnhealthy() == HealthCheckSettings.OnUnhealthy.CLOSE_CONNECTIONS) {
-                    // A hung target would hold its clients until their own timeouts: close them so they reconnect.
-                    pools.closeAll(target);
-                } else if (to == HealthState.DRAINING || to == HealthState.UNHEALTHY) {
-                    pools.closeIdle(target);
-                }
-            });
-            if (g.hasNamedTargets()) {
-                long every = gs.dnsRefreshInterval().toMillis();
-                loops.next().scheduleWithFixedDelay(() -> g.refreshDns(t -> drainAndRemove(g, t, "no longer in DNS")),
-                                                    every, every, TimeUnit.MILLISECONDS);
-            }
-            if (gs.stickiness().usesEngineIo()) {
-                loops.next().scheduleAtFixedRate(() -> g.engineIo().sweep(System.nanoTime()), 10, 10, TimeUnit.SECONDS);
-            }
-            groups.put(gs.name(), g);
+            all.put(gs.name(), newGroup(gs));
         }
+        groups = Collections.unmodifiableMap(all);
     }
 
-    /** Drains {@code target} and removes it from {@code group} once the deregistration delay is over. */
-    public void drainAndRemove(TargetGroup group, fulcrum.balance.Target target, String reason) {
-        group.drain(target, reason);
+    /** A group with its state listener and, when enabled, its health checks running. */
+    private synchronized TargetGroup newGroup(TargetGroupSettings gs) {
+        TargetGroup g = new TargetGroup(gs, secret(gs));
+        g.addListener((group, target, from, to, reason) -> {
+            HealthCheckSettings hc = group.settings().healthCheck();
+            if (to == HealthState.UNHEALTHY && hc.onUnhealthy() == HealthCheckSettings.OnUnhealthy.CLOSE_CONNECTIONS) {
+                // A hung target would hold its clients until their own timeouts: close them so they reconnect.
+                pools.closeAll(target);
+            } else if (to == HealthState.DRAINING || to == HealthState.UNHEALTHY) {
+                pools.closeIdle(target);
+            }
+        });
+        if (gs.healthCheck().enabled()) {
+            healthCheckers.put(gs.name(), HealthChecker.start(g, loops, transport.socketChannel(), hooks.probes()));
+        }
+        List<ScheduledFuture<?>> tasks = new ArrayList<>();
+        if (g.hasNamedTargets()) {
+            long every = gs.dnsRefreshInterval().toMillis();
+            tasks.add(loops.next().scheduleWithFixedDelay(
+                    () -> g.refreshDns(t -> deregistration.accept(g, t)), every, every, TimeUnit.MILLISECONDS));
+        }
+        if (gs.stickiness().usesEngineIo()) {
+            tasks.add(loops.next().scheduleAtFixedRate(() -> g.engineIo().sweep(System.nanoTime()), 10, 10,
+                                                       TimeUnit.SECONDS));
+        }
+        groupTasks.put(gs.name(), tasks);
+        return g;
+    }
+
+    /**
+     * How a target that left (DNS no longer lists it) is taken out: by default drained and removed
+     * after the deregistration delay; the operations layer replaces this with its paced drainer.
+     */
+    public void deregistration(BiConsumer<TargetGroup, Target> how) {
+        this.deregistration = requireNonNull(how, "how");
+    }
+
+    private void drainAndRemove(TargetGroup group, Target target) {
+        group.drain(target, "no longer in DNS");
         loops.next().schedule(() -> {
             pools.closeAll(target);
             group.remove(target);
@@ -134,6 +181,7 @@ public final class Balancer implements AutoCloseable {
             Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls()) : null;
             RuleRouter router = RuleRouter.of(ls, groups);
             ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
+            ctx.observer(hooks.observers().apply(ls));
             ServerBootstrap sb = new ServerBootstrap()
                     .group(loops)
                     .channel(transport.serverChannel())
@@ -188,7 +236,7 @@ public final class Balancer implements AutoCloseable {
             return;
         }
         stopped = true;
-        healthCheckers.forEach(HealthChecker::stop);
+        healthCheckers.values().forEach(HealthChecker::stop);
         listeners.forEach(l -> l.stopping(true));
         for (Channel ch : serverChannels) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -206,6 +254,55 @@ public final class Balancer implements AutoCloseable {
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
         log.info("stopped");
     }
+
+    // ---- runtime changes: the admin API and reloads (fulcrum.admin) ----
+
+    /** The settings the balancer started with; a reload does not change them here. */
+    public FulcrumSettings settings() {
+        return settings;
+    }
+
+    /** Every listener, in the order of the settings. */
+    public List<ListenerContext> listenerContexts() {
+        return Collections.unmodifiableList(listeners);
+    }
+
+    /** Adds a target group (its health checks start at once); its name must be new. */
+    public synchronized TargetGroup addGroup(TargetGroupSettings gs) {
+        if (stopped || groups.containsKey(gs.name())) {
+            throw new IllegalStateException("target group " + gs.name() + " exists, or the balancer is stopped");
+        }
+        TargetGroup g = newGroup(gs);
+        Map<String, TargetGroup> next = new LinkedHashMap<>(groups);
+        next.put(gs.name(), g);
+        groups = Collections.unmodifiableMap(next);
+        return g;
+    }
+
+    /**
+     * Takes a target group out of the map and stops its health checks; its targets stay as they
+     * are for the caller to drain. Routers still naming it must have been replaced first.
+     */
+    public synchronized TargetGroup removeGroup(String name) {
+        TargetGroup g = groups.get(name);
+        if (g == null) {
+            return null;
+        }
+        HealthChecker hc = healthCheckers.remove(name);
+        if (hc != null) {
+            hc.stop();
+        }
+        List<ScheduledFuture<?>> tasks = groupTasks.remove(name);
+        if (tasks != null) {
+            tasks.forEach(f -> f.cancel(false));
+        }
+        Map<String, TargetGroup> next = new LinkedHashMap<>(groups);
+        next.remove(name);
+        groups = Collections.unmodifiableMap(next);
+        return g;
+    }
+
+    // ---- end of runtime changes ----
 
     /** Whether any request or tunnel is still open; used by shutdown to wait. */
     public int openConnections() {

@@ -1,0 +1,315 @@
+package fulcrum.admin;
+
+import fulcrum.balance.HealthState;
+import fulcrum.balance.Target;
+import fulcrum.balance.TargetGroup;
+import fulcrum.config.FulcrumSettings;
+import fulcrum.config.HostPort;
+import fulcrum.config.SettingsException;
+import fulcrum.config.TargetSpec;
+import fulcrum.proxy.ExchangeObserver;
+import fulcrum.server.Balancer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The operations side of a running balancer: metrics, access log, the admin API, draining,
+ * reloads. Every change to the running balancer (registrations, drains, reloads) runs on one
+ * thread of its own, so changes are serialised and nothing blocking (reading a file, resolving a
+ * target's name) runs on an event loop.
+ */
+public final class Operations implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Operations.class);
+
+    private final Path configFile;
+    private final ScheduledExecutorService ops;
+    private final Metrics metrics;
+    private final AccessLog accessLog;
+    private final Balancer balancer;
+    private final Drainer drainer;
+    private final Reloader reloader;
+    private final AdminServer admin;
+    private volatile FulcrumSettings running;
+    private byte[] fileDigest;
+    private volatile boolean stopped;
+    private volatile Thread opsThread;
+
+    /** What a reload did; {@code error} is set (and nothing changed) when the file was invalid. */
+    public record ReloadResult(String error, List<String> applied, List<String> needRestart) {
+        public boolean ok() {
+            return error == null;
+        }
+    }
+
+    private Operations(FulcrumSettings settings, Path configFile) {
+        this.running = settings;
+        this.configFile = configFile;
+        ScheduledThreadPoolExecutor e = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "fulcrum-ops");
+            t.setDaemon(true);
+            opsThread = t;
+            return t;
+        });
+        e.setRemoveOnCancelPolicy(true);
+        this.ops = e;
+        this.metrics = new Metrics();
+        this.accessLog = settings.accessLog().enabled() ? AccessLog.start(settings.accessLog()) : null;
+        Balancer b;
+        try {
+            b = Balancer.start(settings, new Balancer.Hooks(ls -> {
+                ExchangeObserver m = metrics.observer(ls);
+                return accessLog == null ? m : Observers.both(m, accessLog);
+            }, metrics.probes()));
+        } catch (RuntimeException ex) {
+            shutdownSide();
+            throw ex;
+        }
+        this.balancer = b;
+        metrics.attach(b);
+        this.drainer = new Drainer(b.pools(), ops);
+        // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
+        b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
+        this.reloader = new Reloader(b, drainer);
+        AdminServer a = null;
+        if (settings.admin().enabled()) {
+            try {
+                a = AdminServer.start(settings.admin(), this);
+            } catch (RuntimeException ex) {
+                b.stop(Duration.ZERO);
+                shutdownSide();
+                throw ex;
+            }
+        }
+        this.admin = a;
+    }
+
+    /**
+     * Starts the balancer of {@code settings} with metrics and access log attached, then the admin
+     * API. {@code configFile} is what reloads read; null: reloads are refused.
+     */
+    public static Operations start(FulcrumSettings settings, Path configFile) {
+        Operations o = new Operations(requireNonNull(settings, "settings"), configFile);
+        if (configFile != null && settings.reload().watch()) {
+            o.watch(settings.reload().watchInterval());
+        }
+        return o;
+    }
+
+    public Balancer balancer() {
+        return balancer;
+    }
+
+    /** Where the admin API listens; null when it is disabled. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
+    /** The settings last applied. */
+    public FulcrumSettings settings() {
+        return running;
+    }
+
+    // ---- operations, each run on the operations thread ----
+
+    /** Reads the configuration file again and applies it, or changes nothing when it is invalid. */
+    public ReloadResult reload() {
+        return call(this::reloadNow);
+    }
+
+    /** Registers {@code address} in {@code group}; it starts initial. */
+    public Target register(String group, String address, int weight) {
+        return call(() -> {
+            TargetGroup g = group(group);
+            HostPort hp = address(address);
+            if (weight < 0 || weight > 999) {
+                throw new AdminException(400, "weight " + weight + " is not between 0 and 999");
+            }
+            Target existing = g.snapshot().byId(hp.toString());
+            if (existing != null) {
+                throw new AdminException(409, "target " + hp + " is already registered in " + g.name() + " ("
+                                              + existing.state().label() + ")");
+            }
+            return g.register(new TargetSpec(hp, weight));
+        });
+    }
+
+    /** Deregisters {@code address} from {@code group}: it drains, then is removed. */
+    public Target deregister(String group, String address) {
+        return call(() -> {
+            TargetGroup g = group(group);
+            HostPort hp = address(address);
+            Target t = g.snapshot().byId(hp.toString());
+            if (t == null) {
+                throw new AdminException(404, "target " + hp + " is not registered in " + g.name());
+            }
+            if (t.state() == HealthState.DRAINING) {
+                throw new AdminException(409, "target " + hp + " is already draining");
+            }
+            drainer.drain(g, t, "deregistered");
+            return t;
+        });
+    }
+
+    /** The metrics in the Prometheus text format. */
+    byte[] scrape() {
+        return metrics.scrape();
+    }
+
+    String metricsContentType() {
+        return Metrics.CONTENT_TYPE;
+    }
+
+    boolean stopping() {
+        return stopped;
+    }
+
+    /** Runs {@code task} on the operations thread and waits for it (at once when already there). */
+    <T> T call(Callable<T> task) {
+        if (Thread.currentThread() == opsThread) {
+            try {
+                return task.call();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        Future<T> f;
+        try {
+            f = ops.submit(task);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new AdminException(503, "stopping");
+        }
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AdminException(503, "interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Runs {@code task} on the operations thread without waiting. */
+    void execute(Runnable task) {
+        ops.execute(task);
+    }
+
+    private TargetGroup group(String name) {
+        TargetGroup g = balancer.targetGroups().get(name);
+        if (g == null) {
+            throw new AdminException(404, "no target group '" + name + "' (groups: "
+                                          + String.join(", ", balancer.targetGroups().keySet()) + ")");
+        }
+        return g;
+    }
+
+    private static HostPort address(String s) {
+        if (s == null) {
+            throw new AdminException(400, "target: missing; expected \"host:port\"");
+        }
+        try {
+            return HostPort.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new AdminException(400, "target: '" + s + "' is not \"host:port\": " + e.getMessage());
+        }
+    }
+
+    private ReloadResult reloadNow() {
+        if (configFile == null) {
+            return new ReloadResult("no configuration file to reload", List.of(), List.of());
+        }
+        FulcrumSettings next;
+        try {
+            next = FulcrumSettings.load(configFile);
+        } catch (SettingsException e) {
+            log.error("reload: {} is invalid, the running configuration stays: {}", configFile, e.getMessage());
+            return new ReloadResult(e.getMessage(), List.of(), List.of());
+        }
+        fileDigest = digest(configFile);
+        Reloader.Outcome o = reloader.apply(running, next);
+        running = next;
+        if (o.applied().isEmpty() && o.needRestart().isEmpty()) {
+            log.info("reload: {} applied, nothing changed", configFile);
+        } else {
+            log.info("reload: {} applied: {}", configFile, o.applied().isEmpty() ? "no change" : String.join("; ",
+                                                                                                            o.applied()));
+        }
+        if (!o.needRestart().isEmpty()) {
+            log.warn("reload: changed but only applied at the next restart: {}", String.join("; ", o.needRestart()));
+        }
+        return new ReloadResult(null, o.applied(), o.needRestart());
+    }
+
+    private void watch(Duration interval) {
+        ops.execute(() -> fileDigest = digest(configFile));
+        ops.scheduleWithFixedDelay(() -> {
+            byte[] d = digest(configFile);
+            if (d != null && !Arrays.equals(d, fileDigest)) {
+                log.info("reload: {} changed", configFile);
+                fileDigest = d;
+                reloadNow();
+            }
+        }, interval.toNanos(), interval.toNanos(), TimeUnit.NANOSECONDS);
+        log.info("reload: watching {} every {} ms", configFile, interval.toMillis());
+    }
+
+    private static byte[] digest(Path file) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+        } catch (IOException e) {
+            return null; // being replaced; looked at again next time
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    // ---- stop ----
+
+    /** Stops the admin API and pending drains, then the balancer within {@code grace}. */
+    public void stop(Duration grace) {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (admin != null) {
+            admin.stop();
+        }
+        ops.shutdownNow();
+        balancer.stop(grace);
+        shutdownSide();
+    }
+
+    private void shutdownSide() {
+        ops.shutdownNow();
+        if (accessLog != null) {
+            accessLog.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop(running.shutdownGrace());
+    }
+}
