@@ -203,6 +203,11 @@ final class RawBackend implements AutoCloseable {
 
         /** The next request, null at end of stream; a framing error is recorded and ends the connection. */
         Request readRequest() throws IOException {
+            return readRequest(true);
+        }
+
+        /** With {@code body} false only the head is read (the body is left unread on the socket). */
+        Request readRequest(boolean readBody) throws IOException {
             current = new ByteArrayOutputStream();
             StringBuilder head = new StringBuilder();
             String line = line();
@@ -254,6 +259,10 @@ final class RawBackend implements AutoCloseable {
                 throw violation("both content-length and chunked");
             }
             ByteArrayOutputStream body = new ByteArrayOutputStream();
+            if (!readBody) {
+                length = 0;
+                chunked = false;
+            }
             if (chunked) {
                 while (true) {
                     String size = line();
