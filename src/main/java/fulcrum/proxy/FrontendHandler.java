@@ -647,7 +647,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** The shutdown grace is over. */
     void forceClose() {
         if (tunnel != null) {
-            tunnel.closeBoth();
+            tunnel.goingAway();
         } else {
             ctx.close();
         }

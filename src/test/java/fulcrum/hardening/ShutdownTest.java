@@ -98,6 +98,9 @@ class ShutdownTest {
             // The tunnel lives through the grace period, then is closed.
             byte[] frame = ws.getInputStream().readNBytes(4);
             assertEquals("\u0081\u0002hi", new String(frame, java.nio.charset.StandardCharsets.ISO_8859_1));
+            // Between frames when the grace ended: a close frame 1001 "going away", then the close.
+            byte[] close = ws.getInputStream().readNBytes(4);
+            assertEquals("88 02 03 e9", io.netty.buffer.ByteBufUtil.hexDump(close).replaceAll("(..)(?!$)", "$1 "));
             assertEquals(-1, ws.getInputStream().read(), "the tunnel is closed when the grace ends");
             long closedAfter = ms(t);
             assertTrue(closedAfter >= 2000 && closedAfter < 5000, "tunnel closed at the grace end: " + closedAfter);
