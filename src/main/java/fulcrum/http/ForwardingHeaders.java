@@ -52,6 +52,11 @@ public final class ForwardingHeaders {
         if (request.protocolVersion() != HttpVersion.HTTP_1_1) {
             request.setProtocolVersion(HttpVersion.HTTP_1_1);
         }
+        if (!h.contains(HttpHeaderNames.HOST)) {
+            // An HTTP/1.1 request without Host gets 400 from a strict server (RFC 9112 3.2); a
+            // client with no authority to name sends it empty.
+            h.set(HttpHeaderNames.HOST, "");
+        }
         String ip = client == null ? "unknown" : addressText(client.getAddress());
         switch (settings.xForwardedFor()) {
             case APPEND -> {

@@ -24,6 +24,9 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     private long idleSince;
     /** Whether this connection has carried an exchange before the current one. */
     private boolean reused;
+    private boolean inRead;
+    /** The max-idle of a release asked for during a read, done at its end; -1 when none. */
+    private int releaseAfterRead = -1;
 
     BackendHandler(Target target, BackendPool pool) {
         this.target = target;
@@ -59,6 +62,12 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         owner = null;
         reused = true;
         idleSince = System.nanoTime();
+        if (inRead) {
+            // Bytes after the response's end may be in this same read: were the connection pooled
+            // now, a request waiting on this loop could lease it and take them as its response.
+            releaseAfterRead = maxIdle;
+            return;
+        }
         pool.release(this, maxIdle);
     }
 
@@ -89,9 +98,15 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         if (tunnel != null) {
             tunnel.fromBackend(msg);
         } else if (owner != null) {
-            owner.backendRead(this, msg);
+            inRead = true;
+            try {
+                owner.backendRead(this, msg);
+            } finally {
+                inRead = false;
+            }
         } else {
             // A server speaking out of turn on an idle connection: it cannot be trusted with the next request.
+            releaseAfterRead = -1;
             ReferenceCountUtil.release(msg);
             ctx.close();
         }
@@ -99,6 +114,12 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (releaseAfterRead >= 0) {
+            int maxIdle = releaseAfterRead;
+            releaseAfterRead = -1;
+            pool.release(this, maxIdle);
+            return;
+        }
         if (tunnel != null) {
             tunnel.backendReadComplete();
         } else if (owner != null) {

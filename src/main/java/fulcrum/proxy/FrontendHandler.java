@@ -71,6 +71,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private BackendHandler backend;
     private Tunnel tunnel;
     private boolean backendFlushPending;
+    /** In channelRead: writes to the backend wait for channelReadComplete to be flushed. */
+    private boolean inClientRead;
     private boolean closing;
     private long lastActivity;
     private ScheduledFuture<?> idleTimer;
@@ -114,7 +116,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             updateClientReading();
             return;
         }
-        process(msg);
+        // A rejection decoded from the same read as its head then closes the backend connection
+        // before any of the request was flushed to it.
+        inClientRead = true;
+        try {
+            process(msg);
+        } finally {
+            inClientRead = false;
+        }
     }
 
     @Override
@@ -445,7 +454,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void flushBackend() {
-        if (backendFlushPending && backend != null) {
+        if (backendFlushPending && backend != null && !inClientRead) {
             backendFlushPending = false;
             backend.channel().flush();
         }
@@ -667,7 +676,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** The shutdown grace is over. */
     void forceClose() {
         if (tunnel != null) {
-            tunnel.closeBoth();
+            tunnel.goingAway();
         } else {
             ctx.close();
         }

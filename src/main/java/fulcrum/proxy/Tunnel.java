@@ -13,6 +13,8 @@ import io.netty.util.ReferenceCountUtil;
  * was already sent to it has been flushed.
  */
 final class Tunnel {
+    /** An unmasked close frame (server to client) with status 1001. */
+    private static final byte[] GOING_AWAY = {(byte) 0x88, 0x02, 0x03, (byte) 0xe9};
     private final FrontendHandler frontend;
     private final Channel client;
     private final Channel backend;
@@ -24,6 +26,7 @@ final class Tunnel {
     private final long startNanos = System.nanoTime();
     private long fromClient;
     private long fromBackend;
+    private final FrameBoundaries toClient = new FrameBoundaries();
 
     /** Where the tunnel came from, for its record at the end. */
     record Origin(String listener, java.net.InetSocketAddress client, String group, String uri, String requestId,
@@ -71,6 +74,7 @@ final class Tunnel {
         }
         frontend.touch();
         fromBackend += ((ByteBuf) msg).readableBytes();
+        toClient.feed((ByteBuf) msg);
         client.write(msg, client.voidPromise());
         clientFlush = true;
     }
@@ -99,6 +103,19 @@ final class Tunnel {
 
     void backendClosed() {
         close(client);
+    }
+
+    /**
+     * Shutdown: when the client's stream is between two frames, it is told why with a close frame
+     * of status 1001 "going away" (RFC 6455 7.4.1) before both sides are closed.
+     */
+    void goingAway() {
+        if (closed || !client.isActive() || !toClient.atBoundary()) {
+            closeBoth();
+            return;
+        }
+        close(backend);
+        client.writeAndFlush(Unpooled.wrappedBuffer(GOING_AWAY)).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** Closes both sides (idle timeout, shutdown, target taken out). */

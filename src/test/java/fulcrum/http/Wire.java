@@ -21,7 +21,7 @@ import java.util.Map;
 import java.util.Random;
 
 /** Feeds raw bytes to a {@link RequestDecoder} and collects what it emits, releasing as it goes. */
-final class Wire {
+public final class Wire {
     static final String FOLLOW_UP = "GET /follow-up HTTP/1.1\r\nHost: f.example\r\n\r\n";
 
     private Wire() {
@@ -200,7 +200,7 @@ final class Wire {
      * The corpus escape convention: \r \n \t \v \0 \\ and \xHH; literal line breaks in the file
      * only make it readable and are dropped.
      */
-    static byte[] unescape(String text) {
+    public static byte[] unescape(String text) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);

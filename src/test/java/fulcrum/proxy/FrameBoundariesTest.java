@@ -1,0 +1,58 @@
+package fulcrum.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class FrameBoundariesTest {
+    private static boolean feed(FrameBoundaries f, int... bytes) {
+        ByteBuf b = Unpooled.buffer();
+        for (int x : bytes) {
+            b.writeByte(x);
+        }
+        f.feed(b);
+        b.release();
+        return f.atBoundary();
+    }
+
+    @Test
+    void shortFrameByteByByte() {
+        FrameBoundaries f = new FrameBoundaries();
+        assertTrue(f.atBoundary());
+        assertFalse(feed(f, 0x81));
+        assertFalse(feed(f, 0x02));
+        assertFalse(feed(f, 'h'));
+        assertTrue(feed(f, 'i'));
+    }
+
+    @Test
+    void extendedLengthsMaskAndEmptyFrames() {
+        FrameBoundaries f = new FrameBoundaries();
+        // 16-bit length 300, then an empty ping, in one buffer: ends at a boundary.
+        ByteBuf b = Unpooled.buffer().writeByte(0x82).writeByte(126).writeShort(300).writeZero(300)
+                                     .writeByte(0x89).writeByte(0x00);
+        f.feed(b);
+        b.release();
+        assertTrue(f.atBoundary());
+        // 64-bit length 70000, masked (client style): boundary only after the last payload byte.
+        ByteBuf h = Unpooled.buffer().writeByte(0x82).writeByte(0x80 | 127).writeLong(70_000).writeInt(0x01020304);
+        f.feed(h);
+        h.release();
+        assertFalse(f.atBoundary());
+        ByteBuf p = Unpooled.buffer().writeZero(69_999);
+        f.feed(p);
+        p.release();
+        assertFalse(f.atBoundary());
+        assertTrue(feed(f, 0));
+    }
+
+    @Test
+    void impossibleLengthLosesTrack() {
+        FrameBoundaries f = new FrameBoundaries();
+        assertFalse(feed(f, 0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0));
+        assertFalse(feed(f, 0x81, 0));
+    }
+}
