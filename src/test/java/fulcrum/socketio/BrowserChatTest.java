@@ -1,0 +1,128 @@
+package fulcrum.socketio;
+
+import fulcrum.testing.FulcrumFixture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Two people chat in real headless Chromium through Fulcrum: each page loads, connects by
+ * long-polling, upgrades to WebSocket, and a message sent on one page shows on the other although
+ * the two pages are on different chat servers (the Redis adapter carries it). The driver is
+ * {@code src/test/browser/chat.js}; screenshots of both pages go to {@code target/browser/}.
+ */
+@Timeout(180)
+class BrowserChatTest {
+    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    private static final long DRIVER_TIMEOUT_SECONDS = 120;
+
+    private ChatCluster cluster;
+    private FulcrumFixture lb;
+
+    @BeforeEach
+    void prerequisites() throws Exception {
+        String missing = missingPrerequisite();
+        assumeTrue(missing == null, () -> "browser test skipped: " + missing);
+        cluster = ChatCluster.start(2);
+        lb = FulcrumFixture.forTargets("""
+                health-check { path = "/health", interval = 300ms, timeout = 250ms,
+                               healthy-threshold = 2, unhealthy-threshold = 2 }
+                stickiness { enabled = true, type = lb-cookie-and-engine-io, secret = "browser-test-secret" }
+                """, "127.0.0.1:" + cluster.port(0), "127.0.0.1:" + cluster.port(1));
+    }
+
+    @AfterEach
+    void stop() {
+        if (lb != null) {
+            lb.close();
+        }
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void twoBrowsersOnDifferentServersChatThroughFulcrum() throws Exception {
+        Path out = ChatCluster.repoRoot().resolve("target/browser");
+        Files.createDirectories(out);
+        Path log = out.resolve("driver.log");
+        Process driver = new ProcessBuilder("node", "chat.js", "--url", lb.url("/"), "--out", out.toString(),
+                                            "--chromium", CHROMIUM.toString())
+                .directory(browserDir().toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        if (!driver.waitFor(DRIVER_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            driver.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        String output = Files.readString(log, StandardCharsets.UTF_8);
+        Map<String, Object> result = lastResult(output);
+        assertEquals(Boolean.TRUE, result.get("ok"), () -> "browser chat failed (" + log + "):\n" + output);
+
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> pages = (List<Map<String, Object>>) result.get("pages");
+        assertEquals(2, pages.size(), output);
+        Set<String> servers = Set.of(cluster.serverId(0), cluster.serverId(1));
+        List<String> seen = new ArrayList<>();
+        for (Map<String, Object> page : pages) {
+            assertEquals("websocket", page.get("transport"), () -> "upgraded to WebSocket: " + page);
+            assertEquals("connected", page.get("status"), () -> "connected: " + page);
+            assertTrue(servers.contains((String) page.get("server")), () -> "a chat server: " + page);
+            assertTrue(((List<?>) page.get("cookies")).contains("FULCRUM"), () -> "kept the lb-cookie: " + page);
+            assertTrue(((List<?>) page.get("messages")).stream()
+                               .anyMatch(m -> String.valueOf(m).contains((String) result.get("message"))),
+                       () -> "shows the message: " + page);
+            assertTrue(Files.size(Path.of((String) page.get("screenshot"))) > 0, () -> "screenshot: " + page);
+            seen.add((String) page.get("server"));
+        }
+        // The driver opens the second page again (up to 3 times) until it lands on the other server.
+        assertNotEquals(seen.get(0), seen.get(1), () -> "the two pages on different servers: " + output);
+        assertEquals(0, driver.exitValue(), output);
+    }
+
+    private static Map<String, Object> lastResult(String output) {
+        Map<String, Object> result = null;
+        for (String line : output.split("\n")) {
+            if (line.startsWith("{\"event\":\"result\"")) {
+                result = Json.parseObject(line);
+            }
+        }
+        assertTrue(result != null, () -> "no result from the browser driver:\n" + output);
+        return result;
+    }
+
+    private static Path browserDir() {
+        return ChatCluster.repoRoot().resolve("src/test/browser");
+    }
+
+    /** Why the browser test cannot run here, or null when it can. */
+    private static String missingPrerequisite() {
+        String chat = ChatCluster.missingPrerequisite();
+        if (chat != null) {
+            return chat;
+        }
+        if (!Files.isExecutable(CHROMIUM)) {
+            return CHROMIUM + " is missing (Debian's chromium package): run scripts/setup-test-deps";
+        }
+        Path driver = browserDir().resolve("node_modules/playwright-core");
+        if (!Files.isDirectory(driver)) {
+            return driver + " is missing: run scripts/setup-test-deps";
+        }
+        return null;
+    }
+}
