@@ -81,7 +81,7 @@ public final class Main {
         Signals.onReload(balancer::reload);
         CountDownLatch done = new CountDownLatch(1);
         Signals.onTerminate(() -> {
-            log.info("stopping: finishing in-flight requests for up to {}", settings.shutdownGrace());
+            log.info("stopping: finishing in-flight requests for up to {} ms", settings.shutdownGrace().toMillis());
             balancer.stop(settings.shutdownGrace());
             done.countDown();
         }, () -> {
