@@ -1,12 +1,7 @@
 package fulcrum.proxy;
 
-import fulcrum.balance.EngineIoSessions;
-import fulcrum.balance.LbCookie;
-import fulcrum.balance.Selector;
-import fulcrum.balance.Snapshot;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
-import fulcrum.config.StickinessSettings;
 import fulcrum.config.TargetGroupSettings;
 import fulcrum.http.DecodedRequest;
 import fulcrum.http.ForwardingHeaders;
@@ -17,19 +12,15 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -48,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
-    private static final io.netty.util.AsciiString X_REQUEST_ID = io.netty.util.AsciiString.cached("x-request-id");
+    
     /** Messages held before reading from the client stops. */
     private static final int MAX_PENDING = 32;
 
@@ -76,6 +67,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private boolean closing;
     private long lastActivity;
     private ScheduledFuture<?> idleTimer;
+    /**
+     * One response timer per connection, armed when an exchange starts waiting and none is
+     * pending: back-to-back exchanges share it instead of scheduling and cancelling one each.
+     */
+    private ScheduledFuture<?> responseTimer;
+    private final Runnable idleCheck = this::checkIdle;
+    private final Runnable headerCheck = this::checkHeader;
+    private final Runnable responseCheck = this::checkResponseTimeout;
 
     FrontendHandler(ListenerContext listener) {
         this.listener = listener;
@@ -96,7 +95,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         touch();
-        idleTimer = ctx.executor().schedule(this::checkIdle, idleTimeoutNanos, TimeUnit.NANOSECONDS);
+        idleTimer = ctx.executor().schedule(idleCheck, idleTimeoutNanos, TimeUnit.NANOSECONDS);
         ctx.fireChannelActive();
     }
 
@@ -136,7 +135,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         updateClientReading();
         if (ex == null && headStarted == 0 && !closing && decoder.midHead()) {
             headStarted = System.nanoTime();
-            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos, TimeUnit.NANOSECONDS);
+            ctx.executor().schedule(headerCheck, headerTimeoutNanos, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -147,7 +146,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         long waited = System.nanoTime() - headStarted;
         if (waited < headerTimeoutNanos) {
-            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos - waited, TimeUnit.NANOSECONDS);
+            ctx.executor().schedule(headerCheck, headerTimeoutNanos - waited, TimeUnit.NANOSECONDS);
             return;
         }
         log.debug("[{}] request head incomplete after {} ms", ctx.channel().id(), waited / 1_000_000);
@@ -171,6 +170,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         if (idleTimer != null) {
             idleTimer.cancel(false);
         }
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
         releasePending();
         if (tunnel != null) {
             tunnel.clientClosed();
@@ -183,7 +185,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 endOnTarget();
                 b.discard();
             }
-            ex.cancelTimer();
             ex = null;
         }
         ctx.fireChannelInactive();
@@ -216,7 +217,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         long next = waitingOnBackend ? idleTimeoutNanos : idleTimeoutNanos - idle;
-        idleTimer = ctx.executor().schedule(this::checkIdle, next, TimeUnit.NANOSECONDS);
+        idleTimer = ctx.executor().schedule(idleCheck, next, TimeUnit.NANOSECONDS);
     }
 
     // ---- request path ----
@@ -259,7 +260,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         listener.observer().rejected(listener.settings().name(), r.status().code(), r.desyncClass());
         if (ex != null) {
             observe(ex, ex.responseStarted ? ex.status : r.status().code());
-            ex.cancelTimer();
             if (backend != null) {
                 BackendHandler b = backend;
                 backend = null;
@@ -317,15 +317,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         dispatch();
     }
 
+    /** A request a decoder marked as failed (the strict decoder says why with a RejectedRequest instead). */
     private void rejectMalformed(Throwable cause) {
-        HttpResponseStatus status = HttpResponseStatus.BAD_REQUEST;
-        if (cause instanceof TooLongHttpLineException) {
-            status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
-        } else if (cause instanceof TooLongHttpHeaderException || cause instanceof TooLongFrameException) {
-            status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
-        }
-        log.debug("[{}] malformed request: {}", ctx.channel().id(), cause.toString());
-        closeWith(status);
+        log.debug("[{}] malformed request: {}", ctx.channel().id(), String.valueOf(cause));
+        closeWith(HttpResponseStatus.BAD_REQUEST);
     }
 
     /** Answers {@code status} and closes: nothing after a bad request can be trusted to be framed right. */
@@ -339,7 +334,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** Chooses a target for the current exchange and gets a connection to it. */
     private void dispatch() {
         TargetGroup group = ex.group;
-        Target target = choose(group);
+        Target target = ex.affinity.choose(group, ex.request, ex.tried);
         if (target == null) {
             respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
             return;
@@ -360,39 +355,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         } else {
             f.addListener((ChannelFuture cf) -> connected(cf, b, started));
         }
-    }
-
-    private Target choose(TargetGroup group) {
-        Snapshot snap = group.snapshot();
-        StickinessSettings stickiness = group.settings().stickiness();
-        if (stickiness.usesEngineIo()) {
-            String uri = ex.request.uri();
-            ex.sid = EngineIoSessions.sid(uri);
-            ex.engineIoHandshake = ex.sid == null && ex.request.method() == HttpMethod.GET
-                                   && EngineIoSessions.isPollingHandshake(uri);
-        }
-        if (stickiness.usesCookie()) {
-            LbCookie cookie = group.cookie();
-            LbCookie.Match m = cookie.match(ex.request.headers().getAll(HttpHeaderNames.COOKIE), snap,
-                                            System.currentTimeMillis());
-            Target t = m.target();
-            if (t != null && !Selector.tried(ex.tried, t) && snap.isRoutable(t)) {
-                ex.setCookie = m.renew();
-                return t;
-            }
-            ex.setCookie = true;
-        }
-        if (ex.sid != null) {
-            Target t = group.engineIo().lookup(ex.sid, System.nanoTime());
-            if (t != null && !Selector.tried(ex.tried, t) && snap.isRoutable(t)) {
-                return t;
-            }
-            if (t != null) {
-                // Its target is gone: any live target answers "Session ID unknown" and the client starts afresh.
-                group.engineIo().forget(ex.sid);
-            }
-        }
-        return group.selector().select(snap, ex.tried);
     }
 
     private void connected(ChannelFuture f, BackendHandler b, Exchange started) {
@@ -424,8 +386,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         backendFlushPending = true;
         ex.lastBackendActivity = System.nanoTime();
-        long timeout = ex.group.settings().responseTimeout().toNanos();
-        ex.timer = ctx.executor().schedule(this::checkResponseTimeout, timeout, TimeUnit.NANOSECONDS);
+        if (responseTimer == null) {
+            responseTimer = ctx.executor().schedule(responseCheck, ex.group.settings().responseTimeout().toNanos(),
+                                                    TimeUnit.NANOSECONDS);
+        }
         drainPending();
     }
 
@@ -525,10 +489,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ex.responseNanos = System.nanoTime();
         ex.status = code;
         ex.backendKeepAlive = HttpUtil.isKeepAlive(res);
-        if (ex.engineIoHandshake && code == 200) {
+        if (ex.affinity.engineIoHandshake() && code == 200) {
             ex.learnSid = true;
-        } else if (ex.sid != null && code == 400) {
-            ex.group.engineIo().forget(ex.sid); // the target no longer knows the session
+        } else if (ex.affinity.sid() != null && code == 400) {
+            ex.group.engineIo().forget(ex.affinity.sid()); // the target no longer knows the session
         }
         ForwardingHeaders.response(res, false);
         frameForClient(res, code);
@@ -567,7 +531,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         if (ex.groupCookie != null) {
             res.headers().add(HttpHeaderNames.SET_COOKIE, ex.groupCookie);
         }
-        if (ex.setCookie) {
+        if (ex.affinity.setCookie()) {
             res.headers().add(HttpHeaderNames.SET_COOKIE,
                               ex.group.cookie().setCookie(ex.target, listener.tls(), System.currentTimeMillis()));
         }
@@ -623,7 +587,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private void responseComplete() {
         observe(ex, ex.status);
         ex.responseComplete = true;
-        ex.cancelTimer();
         BackendHandler b = backend;
         backend = null;
         endOnTarget();
@@ -705,17 +668,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void checkResponseTimeout() {
-        if (ex == null || backend == null || ex.switching) {
-            return;
+        responseTimer = null;
+        if (ex == null || backend == null || ex.switching || closing) {
+            return; // the next exchange arms it again
         }
         long timeout = ex.group.settings().responseTimeout().toNanos();
         long quiet = System.nanoTime() - ex.lastBackendActivity;
         if (quiet < timeout) {
-            ex.timer = ctx.executor().schedule(this::checkResponseTimeout, timeout - quiet, TimeUnit.NANOSECONDS);
+            responseTimer = ctx.executor().schedule(responseCheck, timeout - quiet, TimeUnit.NANOSECONDS);
             return;
         }
         log.debug("[{}] {} silent for {} ms", ctx.channel().id(), ex.target, TimeUnit.NANOSECONDS.toMillis(quiet));
-        ex.timer = null;
         backendFailed(HttpResponseStatus.GATEWAY_TIMEOUT, false);
     }
 
@@ -725,7 +688,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
      * after, the client connection is closed, since its response cannot be completed.
      */
     private void backendFailed(HttpResponseStatus status, boolean closedBeforeAnswer) {
-        ex.cancelTimer();
         BackendHandler b = backend;
         backend = null;
         endOnTarget();
@@ -739,7 +701,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
-        boolean replayable = closedBeforeAnswer && !ex.bodyForwarded && isIdempotent(ex.request.method());
+        boolean replayable = closedBeforeAnswer && !ex.bodyForwarded && ex.idempotent();
         if (replayable) {
             retryOrFail(status, null);
         } else {
@@ -778,7 +740,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
      */
     private void respond(RouteDecision own, HttpResponseStatus status) {
         observe(ex, own != null ? own.status() : status.code());
-        ex.cancelTimer();
         ex.responseStarted = true;
         ex.responseComplete = true;
         boolean mayBeWaiting = !ex.requestComplete && HttpUtil.is100ContinueExpected(ex.request);
@@ -803,13 +764,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void startTunnel() {
         observe(ex, 101);
-        ex.cancelTimer();
         BackendHandler b = backend;
         backend = null;
         Target target = ex.target;
         endOnTarget();
         Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), ex.group.name(),
-                                                 ex.request.uri(), ex.request.headers().get(X_REQUEST_ID),
+                                                 ex.request.uri(), ex.request.headers().get(Exchange.X_REQUEST_ID),
                                                  System.currentTimeMillis(), listener.observer());
         ex = null;
         releasePending();
@@ -833,14 +793,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.observed = true;
-        HttpRequest r = e.request;
-        o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
-                listener.settings().name(), remote(), e.group == null ? null : e.group.name(),
-                e.target == null || e.sentNanos == 0 ? null : e.target.id(), r.method().name(), r.uri(), e.protocol,
-                r.headers().get(HttpHeaderNames.USER_AGENT), r.headers().get(X_REQUEST_ID), e.startMillis,
-                e.startNanos, e.sentNanos, e.responseNanos, System.nanoTime(), status, e.targetStatus,
-                e.bytesReceived, e.bytesSent, e.attempts,
-                r instanceof DecodedRequest d ? d.desyncClass() : null));
+        o.exchangeEnded(e.record(listener.settings().name(), remote(), status));
     }
 
     // ---- helpers ----
@@ -865,74 +818,5 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return "connection refused";
         }
         return cause == null ? "connect failed" : cause.getClass().getSimpleName() + ": " + cause.getMessage();
-    }
-
-    private static boolean isIdempotent(HttpMethod m) {
-        return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
-               || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
-    }
-
-    /** The state of one request/response exchange. */
-    private static final class Exchange {
-        final HttpRequest request;
-        final boolean head;
-        final boolean upgrade;
-        final boolean clientKeepAlive;
-        final boolean client10;
-        final boolean upgradeHeader;
-        TargetGroup group;
-        Target target;
-        /** Targets this request failed on, not to be tried again; null until a retry. */
-        java.util.List<Target> tried;
-        int attempts;
-        boolean onTarget;
-        boolean setCookie;
-        /** A Set-Cookie of the listener rule (group-level stickiness), or null. */
-        String groupCookie;
-        boolean headWritten;
-        boolean bodyForwarded;
-        boolean requestComplete;
-        boolean responseStarted;
-        boolean responseComplete;
-        boolean informational;
-        boolean switching;
-        boolean discarding;
-        boolean backendKeepAlive;
-        boolean closeClient;
-        long lastBackendActivity;
-        ScheduledFuture<?> timer;
-        final String protocol;
-        final long startMillis = System.currentTimeMillis();
-        final long startNanos = System.nanoTime();
-        long sentNanos;
-        long responseNanos;
-        long bytesReceived;
-        long bytesSent;
-        int status;
-        int targetStatus = -1;
-        boolean observed;
-        /** Engine.IO: the session the request belongs to, or whether it opens one. */
-        String sid;
-        boolean engineIoHandshake;
-        boolean learnSid;
-
-        Exchange(HttpRequest request) {
-            this.request = request;
-            this.protocol = request.protocolVersion().text();
-            this.head = request.method() == HttpMethod.HEAD;
-            this.client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
-            this.clientKeepAlive = HttpUtil.isKeepAlive(request);
-            this.upgradeHeader = request.headers().contains(HttpHeaderNames.UPGRADE);
-            this.upgrade = request.method() == HttpMethod.GET
-                           && request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET,
-                                                              true);
-        }
-
-        void cancelTimer() {
-            if (timer != null) {
-                timer.cancel(false);
-                timer = null;
-            }
-        }
     }
 }

@@ -1,0 +1,67 @@
+package fulcrum.balance;
+
+import fulcrum.config.StickinessSettings;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+
+import java.util.List;
+
+/**
+ * The target of one request: the one its session is bound to when that is still routable (the
+ * lb-cookie first, then the Engine.IO sid), the group's selector otherwise. Remembers what the
+ * response must do for the session (set a cookie, learn a sid).
+ */
+public final class Affinity {
+    private boolean setCookie;
+    private String sid;
+    private boolean engineIoHandshake;
+
+    /** Chooses among {@code group}'s routable targets, never one of {@code tried}; null when none is left. */
+    public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
+        Snapshot snap = group.snapshot();
+        StickinessSettings stickiness = group.settings().stickiness();
+        if (stickiness.usesEngineIo()) {
+            String uri = request.uri();
+            sid = EngineIoSessions.sid(uri);
+            engineIoHandshake = sid == null && request.method() == HttpMethod.GET
+                                && EngineIoSessions.isPollingHandshake(uri);
+        }
+        if (stickiness.usesCookie()) {
+            LbCookie.Match m = group.cookie().match(request.headers().getAll(HttpHeaderNames.COOKIE), snap,
+                                                    System.currentTimeMillis());
+            Target t = m.target();
+            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+                setCookie = m.renew();
+                return t;
+            }
+            setCookie = true;
+        }
+        if (sid != null) {
+            Target t = group.engineIo().lookup(sid, System.nanoTime());
+            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+                return t;
+            }
+            if (t != null) {
+                // Its target is gone: any live target answers "Session ID unknown" and the client starts afresh.
+                group.engineIo().forget(sid);
+            }
+        }
+        return group.selector().select(snap, tried);
+    }
+
+    /** Whether the response must carry a (new or renewed) sticky cookie. */
+    public boolean setCookie() {
+        return setCookie;
+    }
+
+    /** The Engine.IO session the request belongs to, or null. */
+    public String sid() {
+        return sid;
+    }
+
+    /** Whether the request opens an Engine.IO session whose sid the response will carry. */
+    public boolean engineIoHandshake() {
+        return engineIoHandshake;
+    }
+}
