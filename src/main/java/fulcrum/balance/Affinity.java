@@ -16,6 +16,7 @@ public final class Affinity {
     private boolean setCookie;
     private String sid;
     private boolean engineIoHandshake;
+    private boolean engineIoWebSocket;
 
     /** Chooses among {@code group}'s routable targets, never one of {@code tried}; null when none is left. */
     public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
@@ -26,6 +27,8 @@ public final class Affinity {
             sid = EngineIoSessions.sid(uri);
             engineIoHandshake = sid == null && request.method() == HttpMethod.GET
                                 && EngineIoSessions.isPollingHandshake(uri);
+            engineIoWebSocket = sid == null && request.method() == HttpMethod.GET
+                                && EngineIoSessions.isWebSocketHandshake(uri);
         }
         if (stickiness.usesCookie()) {
             LbCookie.Match m = group.cookie().match(request.headers().getAll(HttpHeaderNames.COOKIE), snap,
@@ -58,6 +61,11 @@ public final class Affinity {
     /** The Engine.IO session the request belongs to, or null. */
     public String sid() {
         return sid;
+    }
+
+    /** Whether the request opens an Engine.IO session over WebSocket: the tunnel's first frame carries the sid. */
+    public boolean engineIoWebSocket() {
+        return engineIoWebSocket;
     }
 
     /** Whether the request opens an Engine.IO session whose sid the response will carry. */

@@ -132,6 +132,40 @@ public final class EngineIoSessions {
         return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf("transport=polling", q) >= 0 && sid(uri) == null;
     }
 
+    /** Whether {@code uri} opens a new Engine.IO session directly over WebSocket. */
+    public static boolean isWebSocketHandshake(String uri) {
+        int q = uri.indexOf('?');
+        return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf("transport=websocket", q) >= 0 && sid(uri) == null;
+    }
+
+    /**
+     * Learns the session a WebSocket-first handshake opened: {@code frames} holds the first bytes
+     * the target sent over the tunnel, whose first frame is the Engine.IO open packet (a text
+     * frame, unmasked as from a server). Returns the sid, or null when it is not there.
+     */
+    public String learnFromFrame(ByteBuf frames, Target target, long nowNanos) {
+        int i = frames.readerIndex();
+        if (frames.readableBytes() < 2 || (frames.getByte(i) & 0x0f) != 1) {
+            return null;
+        }
+        int len = frames.getByte(i + 1) & 0x7f;
+        int header = 2;
+        if (len == 126) {
+            if (frames.readableBytes() < 4) {
+                return null;
+            }
+            len = frames.getUnsignedShort(i + 2);
+            header = 4;
+        } else if (len == 127) {
+            return null; // an open packet is never that long
+        }
+        if (frames.readableBytes() < header + Math.min(len, 16)) {
+            return null;
+        }
+        int available = Math.min(len, frames.readableBytes() - header);
+        return learn(frames.slice(i + header, available), target, nowNanos);
+    }
+
     private static long number(ByteBuf b, int from, int to, String key) {
         int at = indexOf(b, from, to, key.getBytes(StandardCharsets.US_ASCII));
         if (at < 0) {

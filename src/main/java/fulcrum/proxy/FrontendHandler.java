@@ -1,5 +1,6 @@
 package fulcrum.proxy;
 
+import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.TargetGroupSettings;
@@ -768,12 +769,16 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         backend = null;
         Target target = ex.target;
         endOnTarget();
+        EngineIoSessions sessions = ex.affinity.engineIoWebSocket() ? ex.group.engineIo() : null;
         Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), ex.group.name(),
                                                  ex.request.uri(), ex.request.headers().get(Exchange.X_REQUEST_ID),
                                                  System.currentTimeMillis(), listener.observer());
         ex = null;
         releasePending();
         tunnel = new Tunnel(this, ctx.channel(), b.channel(), target, origin);
+        if (sessions != null) {
+            tunnel.learnSessionInto(sessions);
+        }
         b.startTunnel(tunnel);
         ctx.flush();
         // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.

@@ -1,5 +1,6 @@
 package fulcrum.proxy;
 
+import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.Target;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -23,6 +24,7 @@ final class Tunnel {
     private boolean backendFlush;
     private boolean closed;
     private final Origin origin;
+    private EngineIoSessions sessions;
     private final long startNanos = System.nanoTime();
     private long fromClient;
     private long fromBackend;
@@ -40,6 +42,11 @@ final class Tunnel {
         this.target = target;
         this.origin = origin;
         target.tunnelOpened();
+    }
+
+    /** The tunnel opens an Engine.IO session: its first frame from the target names it. */
+    void learnSessionInto(EngineIoSessions sessions) {
+        this.sessions = sessions;
     }
 
     Target target() {
@@ -74,6 +81,10 @@ final class Tunnel {
         }
         frontend.touch();
         fromBackend += ((ByteBuf) msg).readableBytes();
+        if (sessions != null) {
+            sessions.learnFromFrame((ByteBuf) msg, target, System.nanoTime());
+            sessions = null;
+        }
         toClient.feed((ByteBuf) msg);
         client.write(msg, client.voidPromise());
         clientFlush = true;

@@ -71,6 +71,32 @@ class EngineIoSessionsTest {
     }
 
     @Test
+    void learnsFromTheFirstFrameOfAWebSocketFirstSession() {
+        TargetGroup g = group(100);
+        EngineIoSessions s = g.engineIo();
+        Target a = g.snapshot().all().get(0);
+        byte[] open = "0{\"sid\":\"wsfirst\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000}"
+                .getBytes(StandardCharsets.US_ASCII);
+        ByteBuf frame = Unpooled.buffer().writeByte(0x81).writeByte(open.length).writeBytes(open)
+                                .writeByte(0x81).writeByte(2).writeBytes("40".getBytes(StandardCharsets.US_ASCII));
+        try {
+            assertEquals("wsfirst", s.learnFromFrame(frame, a, 0));
+            assertEquals(0, frame.readerIndex());
+        } finally {
+            frame.release();
+        }
+        assertSame(a, s.lookup("wsfirst", S));
+        ByteBuf binary = Unpooled.buffer().writeByte(0x82).writeByte(1).writeByte(0);
+        try {
+            assertNull(s.learnFromFrame(binary, a, 0));
+        } finally {
+            binary.release();
+        }
+        assertTrue(EngineIoSessions.isWebSocketHandshake("/socket.io/?EIO=4&transport=websocket"));
+        assertFalse(EngineIoSessions.isWebSocketHandshake("/socket.io/?EIO=4&transport=websocket&sid=x"));
+    }
+
+    @Test
     void theTableIsBounded() {
         TargetGroup g = group(3);
         EngineIoSessions s = g.engineIo();

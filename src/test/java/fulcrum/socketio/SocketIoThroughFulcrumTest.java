@@ -91,8 +91,9 @@ class SocketIoThroughFulcrumTest {
         startBalancer("stickiness { enabled = true, type = engine-io }");
         assertChatWorks(List.of(clients(4, "default", false, 4), clients(4, "polling", false, 4),
                                 clients(4, "websocket", false, 4)));
-        assertTrue(lb.balancer().targetGroups().get("app").engineIo().size() >= 8,
-                   "sessions learnt from the polling handshakes");
+        int learnt = lb.balancer().targetGroups().get("app").engineIo().size();
+        // 8 polling handshakes and 4 WebSocket-first ones, whose sid comes in the tunnel's first frame.
+        assertTrue(learnt >= 12, "sessions learnt: " + learnt);
     }
 
     @Test
