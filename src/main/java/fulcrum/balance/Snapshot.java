@@ -21,7 +21,7 @@ public final class Snapshot {
     /** Routable targets repeated by weight and interleaved, for weighted round-robin. */
     private final Target[] ring;
     private final Map<String, Target> byId;
-    private final Map<TokenKey, Target> byCookieToken;
+    private final Map<Long, Target> byCookieToken;
     private final boolean failOpen;
 
     Snapshot(List<Target> all) {
@@ -30,12 +30,10 @@ public final class Snapshot {
         List<Target> initial = new ArrayList<>();
         List<Target> live = new ArrayList<>();
         Map<String, Target> ids = new HashMap<>();
-        Map<TokenKey, Target> tokens = new HashMap<>();
+        Map<Long, Target> tokens = new HashMap<>();
         for (Target t : all) {
             ids.put(t.id(), t);
-            if (t.cookieToken() != null) {
-                tokens.put(new TokenKey(t.cookieToken()), t);
-            }
+            tokens.put(t.cookieToken(), t);
             switch (t.state()) {
                 case HEALTHY, UNUSED -> healthy.add(t);
                 case INITIAL -> initial.add(t);
@@ -111,34 +109,7 @@ public final class Snapshot {
         return byId.get(id);
     }
 
-    Target byCookieToken(byte[] token, int offset) {
-        return byCookieToken.get(new TokenKey(token, offset));
-    }
-
-    /** A map key over 8 bytes of a token, compared by value. */
-    private static final class TokenKey {
-        private final long bits;
-
-        TokenKey(byte[] token) {
-            this(token, 0);
-        }
-
-        TokenKey(byte[] b, int o) {
-            long v = 0;
-            for (int i = 0; i < LbCookie.TOKEN_BYTES; i++) {
-                v = (v << 8) | (b[o + i] & 0xff);
-            }
-            this.bits = v;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof TokenKey k && k.bits == bits;
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(bits);
-        }
+    Target byCookieToken(long token) {
+        return byCookieToken.get(token);
     }
 }

@@ -18,7 +18,7 @@ public final class Target {
     private final HostPort address;
     private final InetSocketAddress socketAddress;
     private final int weight;
-    private final byte[] cookieToken;
+    private final long cookieToken;
 
     private volatile HealthState state;
     private volatile String reason = "registered";
@@ -35,7 +35,7 @@ public final class Target {
      * target configured by host name ({@code address} keeps the name).
      */
     Target(String id, HostPort address, InetSocketAddress socketAddress, int weight, HealthState initial,
-           byte[] cookieToken) {
+           long cookieToken) {
         this.address = requireNonNull(address, "address");
         this.id = requireNonNull(id, "id");
         this.socketAddress = requireNonNull(socketAddress, "socketAddress");
@@ -85,7 +85,7 @@ public final class Target {
     }
 
     /** The opaque, keyed token a sticky cookie carries for this target. */
-    byte[] cookieToken() {
+    long cookieToken() {
         return cookieToken;
     }
 
