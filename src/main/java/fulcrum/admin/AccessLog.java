@@ -1,6 +1,5 @@
 package fulcrum.admin;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -8,44 +7,61 @@ import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
+import ch.qos.logback.core.util.FileSize;
 import fulcrum.config.AccessLogSettings;
 import fulcrum.proxy.ExchangeObserver;
+import io.netty.util.internal.PlatformDependent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.util.Queue;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+
 /**
- * The access log: hands each record, unformatted, to the logger {@value #LOGGER} as the argument
- * of a constant message (no placeholder, so Logback formats nothing on the event loop); its
- * {@link AccessLogLayout}, behind an {@link AsyncAppender}, writes the line on the appender's own
- * thread.
+ * The access log. The event loop only queues each record (a lock-free bounded queue: when it is
+ * full the record is dropped and counted, the traffic never slowed); a writer thread of its own
+ * wakes every {@value #BATCH_MILLIS} ms, hands the queued records to the logger {@value #LOGGER}
+ * (its {@link AccessLogLayout} formats them there) and flushes once per batch. Batching keeps the
+ * event loop from waking another thread, and the disk from taking a write, per request.
  */
 final class AccessLog implements ExchangeObserver {
     static final String LOGGER = "fulcrum.access";
     static final String REQUEST = "request";
     static final String TUNNEL = "tunnel";
+    static final long BATCH_MILLIS = 50;
     private static final Logger log = LoggerFactory.getLogger(AccessLog.class);
 
     private final Logger access = LoggerFactory.getLogger(LOGGER);
-    private final AsyncAppender installed;
+    private final OutputStreamAppender<ILoggingEvent> installed;
+    private final Queue<Object> queue;
+    private final LongAdder dropped = new LongAdder();
+    private final Thread writer;
+    private volatile boolean running = true;
 
-    private AccessLog(AsyncAppender installed) {
+    private AccessLog(OutputStreamAppender<ILoggingEvent> installed, int queueSize) {
         this.installed = installed;
+        this.queue = PlatformDependent.newFixedMpscQueue(queueSize);
+        this.writer = new Thread(this::write, "fulcrum-access-log");
+        writer.setDaemon(true);
+        writer.start();
     }
 
     /**
      * Starts the access log. When the Logback configuration already gives {@value #LOGGER}
-     * appenders, they are used as they are; otherwise an asynchronous appender to the file (or
-     * standard output) of {@code s} is attached, and detached again by {@link #close()}.
+     * appenders, they are used as they are; otherwise an appender to the file (or standard
+     * output) of {@code s} is attached, and detached again by {@link #close()}.
      */
     static AccessLog start(AccessLogSettings s) {
         if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext lc)) {
             log.warn("access log: Logback is not the SLF4J backend; lines go wherever {} is configured", LOGGER);
-            return new AccessLog(null);
+            return new AccessLog(null, s.queueSize());
         }
         ch.qos.logback.classic.Logger logger = lc.getLogger(LOGGER);
         if (logger.iteratorForAppenders().hasNext()) {
             log.info("access log: using the appenders the Logback configuration gives {}", LOGGER);
-            return new AccessLog(null);
+            return new AccessLog(null, s.queueSize());
         }
         AccessLogLayout layout = new AccessLogLayout();
         layout.setContext(lc);
@@ -60,6 +76,7 @@ final class AccessLog implements ExchangeObserver {
             FileAppender<ILoggingEvent> f = new FileAppender<>();
             f.setFile(s.file());
             f.setAppend(true);
+            f.setBufferSize(new FileSize(256 * 1024));
             out = f;
         } else {
             out = new ConsoleAppender<>();
@@ -67,37 +84,81 @@ final class AccessLog implements ExchangeObserver {
         out.setContext(lc);
         out.setName("fulcrum-access-out");
         out.setEncoder(encoder);
+        // The writer flushes once per batch instead.
+        out.setImmediateFlush(false);
         out.start();
-        AsyncAppender async = new AsyncAppender();
-        async.setContext(lc);
-        async.setName("fulcrum-access");
-        async.setQueueSize(s.queueSize());
-        // Access lines are INFO: the default threshold would drop them once the queue is 80% full.
-        async.setDiscardingThreshold(0);
-        // A full queue drops lines rather than stall an event loop.
-        async.setNeverBlock(true);
-        async.addAppender(out);
-        async.start();
-        logger.addAppender(async);
+        logger.addAppender(out);
         logger.setAdditive(false);
         logger.setLevel(Level.INFO);
         log.info("access log: {} lines to {}", s.format().name().toLowerCase(java.util.Locale.ROOT),
                  s.file() == null ? "standard output" : s.file());
-        return new AccessLog(async);
+        return new AccessLog(out, s.queueSize());
     }
 
     @Override
     public void exchangeEnded(ExchangeRecord r) {
-        access.info(REQUEST, r);
+        if (!queue.offer(r)) {
+            dropped.increment();
+        }
     }
 
     @Override
     public void tunnelClosed(TunnelRecord r) {
-        access.info(TUNNEL, r);
+        if (!queue.offer(r)) {
+            dropped.increment();
+        }
     }
 
-    /** Detaches what {@link #start} attached, after writing what is queued. */
+    /** Records dropped because the queue was full. */
+    long dropped() {
+        return dropped.sum();
+    }
+
+    private void write() {
+        long reported = 0;
+        while (true) {
+            boolean last = !running;
+            Object r;
+            int n = 0;
+            while ((r = queue.poll()) != null) {
+                access.info(r instanceof TunnelRecord ? TUNNEL : REQUEST, r);
+                n++;
+            }
+            if (n > 0) {
+                flush();
+            }
+            long d = dropped.sum();
+            if (d > reported) {
+                log.warn("access log: {} lines dropped (queue-size full)", d - reported);
+                reported = d;
+            }
+            if (last) {
+                return;
+            }
+            LockSupport.parkNanos(BATCH_MILLIS * 1_000_000L);
+        }
+    }
+
+    private void flush() {
+        if (installed == null) {
+            return;
+        }
+        try {
+            installed.getOutputStream().flush();
+        } catch (IOException | RuntimeException e) {
+            log.warn("access log: flush failed: {}", e.toString());
+        }
+    }
+
+    /** Writes what is queued, then detaches what {@link #start} attached. */
     void close() {
+        running = false;
+        LockSupport.unpark(writer);
+        try {
+            writer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         if (installed == null) {
             return;
         }

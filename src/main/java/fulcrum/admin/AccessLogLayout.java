@@ -76,8 +76,36 @@ public final class AccessLogLayout extends LayoutBase<ILoggingEvent> {
         return nanos / 1e9;
     }
 
-    private static String time(long millis) {
-        return DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochMilli(millis));
+    /** The last second formatted, reused by every line of that second. */
+    private long cachedSecond = Long.MIN_VALUE;
+    private String cachedPrefix;
+
+    /** ISO-8601 UTC with milliseconds; the date and time of day are formatted once a second. */
+    private String time(long millis) {
+        long second = Math.floorDiv(millis, 1000);
+        if (second != cachedSecond) {
+            String full = DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochSecond(second)); // ...:SSZ
+            cachedPrefix = full.substring(0, full.length() - 1);
+            cachedSecond = second;
+        }
+        int ms = (int) Math.floorMod(millis, 1000);
+        return cachedPrefix + '.' + (char) ('0' + ms / 100) + (char) ('0' + ms / 10 % 10) + (char) ('0' + ms % 10) + 'Z';
+    }
+
+    /** {@code value} with {@code places} decimals (-1 as "-1"), without String.format's cost. */
+    static void decimal(StringBuilder b, double value, int places) {
+        if (value < 0) {
+            b.append("-1");
+            return;
+        }
+        long scale = places == 3 ? 1000 : 1_000_000;
+        long units = Math.round(value * scale);
+        b.append(units / scale).append('.');
+        String frac = Long.toString(units % scale);
+        for (int i = frac.length(); i < places; i++) {
+            b.append('0');
+        }
+        b.append(frac);
     }
 
     private static String address(InetSocketAddress a) {
@@ -153,7 +181,7 @@ public final class AccessLogLayout extends LayoutBase<ILoggingEvent> {
         @Override
         Fields number(String name, double value) {
             sep();
-            b.append(value < 0 ? "-1" : String.format(Locale.ROOT, "%.3f", value));
+            decimal(b, value, 3);
             return this;
         }
 
@@ -204,7 +232,7 @@ public final class AccessLogLayout extends LayoutBase<ILoggingEvent> {
         @Override
         Fields number(String name, double value) {
             name(name);
-            b.append(value < 0 ? "-1" : String.format(Locale.ROOT, "%.6f", value));
+            decimal(b, value, 6);
             return this;
         }
 

@@ -160,7 +160,7 @@ class MetricsAccessLogTest {
         ch.qos.logback.classic.spi.LoggingEvent e = new ch.qos.logback.classic.spi.LoggingEvent();
         e.setMessage(AccessLog.REQUEST);
         e.setArgumentArray(new Object[] {r});
-        assertEquals("http 1970-01-01T00:00:00Z web 127.0.0.1:5555 10.0.0.5:3000 0.001 0.010 0.001 200 200 5 42 "
+        assertEquals("http 1970-01-01T00:00:00.000Z web 127.0.0.1:5555 10.0.0.5:3000 0.001 0.010 0.001 200 200 5 42 "
                      + "\"GET /a?b=1 HTTP/1.1\" \"curl/8 \\\"x\\\"\" app rid-1\n", layout.doLayout(e));
     }
 }
