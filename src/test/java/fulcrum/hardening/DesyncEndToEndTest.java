@@ -1,6 +1,9 @@
 package fulcrum.hardening;
 
 import fulcrum.http.Wire;
+import fulcrum.http.DesyncCorpusTest;
+import fulcrum.http.DesyncCorpusTest.Case;
+import fulcrum.http.DesyncMode;
 import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.RawClient;
 import org.junit.jupiter.api.AfterAll;
@@ -34,21 +37,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DesyncEndToEndTest {
     static final String FOLLOW_UP = "GET /follow-up HTTP/1.1\r\nHost: f.example\r\n\r\n";
 
-    enum Mode { DEFENSIVE, MONITOR, STRICTEST }
-
-    record Case(String name, String outcome, Mode mode, String uri, String body, byte[] bytes) {
-        boolean ok() {
-            return outcome.equals("ok");
-        }
-    }
-
     private static RawBackend backend;
-    private static final Map<Mode, FulcrumFixture> balancers = new EnumMap<>(Mode.class);
+    private static final Map<DesyncMode, FulcrumFixture> balancers = new EnumMap<>(DesyncMode.class);
 
     @BeforeAll
     static void start() throws IOException {
         backend = new RawBackend(RawBackend.RECORDER);
-        for (Mode m : Mode.values()) {
+        for (DesyncMode m : DesyncMode.values()) {
             balancers.put(m, FulcrumFixture.start(
                     "fulcrum { io-threads = 1, shutdown-grace = 1s\n"
                     + "listeners = [{ name = test, bind = \"127.0.0.1:0\", default-target-group = app,"
@@ -64,24 +59,7 @@ class DesyncEndToEndTest {
     }
 
     static List<Case> cases() throws IOException {
-        List<Case> cases = new ArrayList<>();
-        for (String line : resource("cases.tsv").split("\n")) {
-            if (line.isBlank() || line.startsWith("#")) {
-                continue;
-            }
-            String[] f = line.split("\t", -1);
-            Mode mode = f[3].equals("-") ? Mode.DEFENSIVE : Mode.valueOf(f[3]);
-            String body = f[5].equals("\"\"") ? "" : f[5];
-            cases.add(new Case(f[0], f[1], mode, f[4], body, Wire.unescape(resource(f[0] + ".http"))));
-        }
-        return cases;
-    }
-
-    static String resource(String name) throws IOException {
-        try (InputStream in = DesyncEndToEndTest.class.getResourceAsStream("/desync/" + name)) {
-            assertNotNull(in, "missing corpus file " + name);
-            return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
-        }
+        return DesyncCorpusTest.cases();
     }
 
     @Test

@@ -23,11 +23,12 @@ import org.junit.jupiter.api.TestFactory;
  * and class; NAME.http holds its raw bytes. Every case is decoded with a follow-up request
  * appended, once in one buffer and once a byte at a time, and both must agree.
  */
-class DesyncCorpusTest {
+public class DesyncCorpusTest {
 
-    record Case(String name, String outcome, DesyncClass desyncClass, DesyncMode mode, String uri,
+    /** One corpus case: its file, the expected outcome ("ok" or a status), class, mode, URI and body. */
+    public record Case(String name, String outcome, DesyncClass desyncClass, DesyncMode mode, String uri,
                 String body, byte[] bytes) {
-        boolean ok() {
+        public boolean ok() {
             return outcome.equals("ok");
         }
 
@@ -37,7 +38,8 @@ class DesyncCorpusTest {
         }
     }
 
-    static List<Case> cases() throws IOException {
+    /** Every case of src/test/resources/desync/cases.tsv. */
+    public static List<Case> cases() throws IOException {
         List<Case> cases = new ArrayList<>();
         for (String line : resource("cases.tsv").split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {

@@ -44,6 +44,18 @@ class StickinessTest {
         b.close();
     }
 
+    /** A first request without a cookie: the target that answered, and the cookie it set. */
+    private record Visit(String target, String cookie) {
+    }
+
+    private static Visit firstVisit(int port) throws Exception {
+        try (RawClient c = new RawClient(port)) {
+            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            RawClient.Response r = c.read();
+            return new Visit(r.body(), r.header("Set-Cookie").split(";")[0]);
+        }
+    }
+
     @Test
     void aClientThatKeepsCookiesStaysOnOneTarget() throws Exception {
         HttpClient browser = HttpClient.newBuilder().cookieHandler(new CookieManager()).build();
@@ -81,14 +93,9 @@ class StickinessTest {
 
     @Test
     void aCookieLeadsToItsTarget() throws Exception {
-        String cookie;
-        String first;
-        try (RawClient c = new RawClient(lb.port())) {
-            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-            RawClient.Response r = c.read();
-            first = r.body();
-            cookie = r.header("Set-Cookie").split(";")[0];
-        }
+        Visit v = firstVisit(lb.port());
+        String cookie = v.cookie();
+        String first = v.target();
         for (int i = 0; i < 6; i++) {
             try (RawClient c = new RawClient(lb.port())) {
                 c.send("GET / HTTP/1.1\r\nHost: x\r\nCookie: other=1; " + cookie + "; more=2\r\n\r\n");
@@ -101,11 +108,7 @@ class StickinessTest {
 
     @Test
     void forgedOrTamperedCookiesAreIgnoredAndReplaced() throws Exception {
-        String cookie;
-        try (RawClient c = new RawClient(lb.port())) {
-            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-            cookie = c.read().header("Set-Cookie").split(";")[0];
-        }
+        String cookie = firstVisit(lb.port()).cookie();
         char[] v = cookie.toCharArray();
         int i = v.length - 3;
         v[i] = v[i] == 'A' ? 'B' : 'A';
@@ -122,14 +125,9 @@ class StickinessTest {
 
     @Test
     void anotherInstanceWithTheSameSecretHonoursTheCookie() throws Exception {
-        String cookie;
-        String first;
-        try (RawClient c = new RawClient(lb.port())) {
-            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-            RawClient.Response r = c.read();
-            first = r.body();
-            cookie = r.header("Set-Cookie").split(";")[0];
-        }
+        Visit v = firstVisit(lb.port());
+        String cookie = v.cookie();
+        String first = v.target();
         try (FulcrumFixture other = FulcrumFixture.forTargets(STICKY, a.address(), b.address())) {
             for (int i = 0; i < 4; i++) {
                 try (RawClient c = new RawClient(other.port())) {
@@ -144,14 +142,9 @@ class StickinessTest {
 
     @Test
     void aCookieForATargetThatLeftMovesTheClientWithANewCookie() throws Exception {
-        String cookie;
-        String first;
-        try (RawClient c = new RawClient(lb.port())) {
-            c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-            RawClient.Response r = c.read();
-            first = r.body();
-            cookie = r.header("Set-Cookie").split(";")[0];
-        }
+        Visit v = firstVisit(lb.port());
+        String cookie = v.cookie();
+        String first = v.target();
         var group = lb.balancer().targetGroups().get("app");
         var leaving = group.snapshot().all().stream()
                 .filter(t -> t.id().equals((first.equals("a") ? a : b).address())).findFirst().orElseThrow();
