@@ -38,7 +38,7 @@ class ProxyFuzzTest {
     @Test
     void mutatedRequestsNeitherHangNorLeakNorEscape() throws Exception {
         List<byte[]> seeds = new ArrayList<>();
-        for (DesyncEndToEndTest.Case c : DesyncEndToEndTest.cases()) {
+        for (fulcrum.http.DesyncCorpusTest.Case c : fulcrum.http.DesyncCorpusTest.cases()) {
             seeds.add(c.bytes());
         }
         List<String> problems = new CopyOnWriteArrayList<>();
