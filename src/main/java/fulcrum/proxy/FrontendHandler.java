@@ -438,7 +438,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        ex.lastBackendActivity = System.nanoTime();
+        // A response streaming to the client is traffic for the idle timeout too.
+        lastActivity = ex.lastBackendActivity = System.nanoTime();
         if (msg instanceof HttpResponse res) {
             responseHead(res);
             if (msg instanceof HttpContent c && backend != null) {

@@ -89,4 +89,20 @@ class ErrorStatusTest {
             assertEquals(0, backend.requests());
         }
     }
+
+    @Test
+    void aResponseStreamingLongerThanTheIdleTimeoutIsNotCut() throws Exception {
+        try (HttpBackend backend = HttpBackend.start("slow");
+             FulcrumFixture lb = FulcrumFixture.start(
+                     "fulcrum { io-threads = 1, shutdown-grace = 1s\n"
+                     + "listeners = [{ name = t, bind = \"127.0.0.1:0\", default-target-group = app, idle-timeout = 1s }]\n"
+                     + "target-groups.app { targets = [\"" + backend.address() + "\"], health-check.enabled = false } }");
+             RawClient c = new RawClient(lb.port())) {
+            // 8 chunks 300 ms apart: 2.4 s of response, the client silent all along.
+            c.send("GET /drip?chunks=8&ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
+            RawClient.Response r = c.read();
+            assertEquals(200, r.status());
+            assertTrue(r.body().endsWith("chunk7\n"), r.body());
+        }
+    }
 }

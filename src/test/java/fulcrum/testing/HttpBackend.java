@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /sink}: reads the body, answers its length and a checksum</li>
  *   <li>{@code /big?bytes=N}: answers N bytes, chunked</li>
  *   <li>{@code /hang}: never answers</li>
+ *   <li>{@code /drip?chunks=N&ms=M}: N small chunks, M ms apart</li>
  *   <li>{@code /status?code=N}: answers status N</li>
  *   <li>anything else: 200 with the backend's name as body, request headers recorded</li>
  * </ul>
@@ -161,6 +162,22 @@ public final class HttpBackend implements AutoCloseable {
                             out.write(chunk, 0, n);
                             left -= n;
                         }
+                    }
+                }
+                case "/drip" -> {
+                    count(ex);
+                    String[] q = query.split("&");
+                    int chunks = Integer.parseInt(q[0].substring(q[0].indexOf('=') + 1));
+                    long ms = Long.parseLong(q[1].substring(q[1].indexOf('=') + 1));
+                    ex.sendResponseHeaders(200, 0);
+                    try (OutputStream out = ex.getResponseBody()) {
+                        for (int i = 0; i < chunks; i++) {
+                            out.write(("chunk" + i + "\n").getBytes(StandardCharsets.US_ASCII));
+                            out.flush();
+                            Thread.sleep(ms);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
                     }
                 }
                 case "/hang" -> {
