@@ -26,10 +26,6 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
     private final Mapping<String, SslContext> sni;
     private final AtomicLong lastRefusalLog = new AtomicLong(System.nanoTime() - REFUSAL_LOG_INTERVAL_NANOS);
 
-    public FrontendInitializer(ListenerContext listener, ChannelGroup connections) {
-        this(listener, connections, null);
-    }
-
     /** {@code sni}: the TLS contexts by SNI name of an HTTPS listener, null for plain HTTP. */
     public FrontendInitializer(ListenerContext listener, ChannelGroup connections, Mapping<String, SslContext> sni) {
         this.listener = listener;

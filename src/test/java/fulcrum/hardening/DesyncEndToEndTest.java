@@ -1,6 +1,5 @@
 package fulcrum.hardening;
 
-import fulcrum.http.Wire;
 import fulcrum.http.DesyncCorpusTest;
 import fulcrum.http.DesyncCorpusTest.Case;
 import fulcrum.http.DesyncMode;
@@ -13,9 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
