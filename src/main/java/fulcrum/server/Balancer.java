@@ -93,7 +93,7 @@ public final class Balancer implements AutoCloseable {
 
     /** As {@link #start(FulcrumSettings)}, with the operations side's {@code hooks} attached. */
     public static Balancer start(FulcrumSettings settings, Hooks hooks) {
-        Balancer b = new Balancer(settings, java.util.Objects.requireNonNull(hooks, "hooks"));
+        Balancer b = new Balancer(settings, requireNonNull(hooks, "hooks"));
         try {
             b.startGroups();
             b.startListeners();
