@@ -5,7 +5,6 @@ import fulcrum.config.ForwardedHeadersSettings;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
@@ -132,11 +131,6 @@ public final class ForwardingHeaders {
         if (!upgrade) {
             h.remove(HttpHeaderNames.UPGRADE);
         }
-    }
-
-    /** True when the message asks for its connection to be closed after it. */
-    public static boolean closeRequested(HttpMessage m) {
-        return !io.netty.handler.codec.http.HttpUtil.isKeepAlive(m);
     }
 
     static String addressText(InetAddress a) {

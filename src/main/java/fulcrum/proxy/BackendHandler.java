@@ -22,8 +22,6 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     private FrontendHandler owner;
     private Tunnel tunnel;
     private long idleSince;
-    /** Whether this connection has carried an exchange before the current one. */
-    private boolean reused;
     private boolean inRead;
     /** The max-idle of a release asked for during a read, done at its end; -1 when none. */
     private int releaseAfterRead = -1;
@@ -45,10 +43,6 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         return idleSince;
     }
 
-    boolean reused() {
-        return reused;
-    }
-
     boolean isTunnel() {
         return tunnel != null;
     }
@@ -60,7 +54,6 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     /** The exchange ended cleanly: back to the pool. */
     void release(int maxIdle) {
         owner = null;
-        reused = true;
         idleSince = System.nanoTime();
         if (inRead) {
             // Bytes after the response's end may be in this same read: were the connection pooled

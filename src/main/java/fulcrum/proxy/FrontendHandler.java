@@ -239,10 +239,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private void process(Object msg) {
         if (msg instanceof HttpRequest req) {
             startExchange(req);
-            if (msg instanceof HttpContent c) {
-                // A decoder that emits whole requests: treat the rest as its body.
-                content(c);
-            }
         } else if (msg instanceof HttpContent c) {
             content(c);
         } else if (msg instanceof RejectedRequest r) {
@@ -289,10 +285,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void startExchange(HttpRequest req) {
-        if (req.decoderResult().isFailure()) {
-            rejectMalformed(req.decoderResult().cause());
-            return;
-        }
         headStarted = 0;
         ex = new Exchange(req);
         encoder.headRequest(ex.head);
@@ -316,12 +308,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
         dispatch();
-    }
-
-    /** A request a decoder marked as failed (the strict decoder says why with a RejectedRequest instead). */
-    private void rejectMalformed(Throwable cause) {
-        log.debug("[{}] malformed request: {}", ctx.channel().id(), String.valueOf(cause));
-        closeWith(HttpResponseStatus.BAD_REQUEST);
     }
 
     /** Answers {@code status} and closes: nothing after a bad request can be trusted to be framed right. */
@@ -380,13 +366,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         ex.onTarget = true;
         b.channel().write(ex.request, b.channel().voidPromise());
         ex.headWritten = true;
-        ex.sentNanos = System.nanoTime();
+        ex.sentNanos = ex.lastBackendActivity = System.nanoTime();
         if (ex.requestComplete) {
             // A retry of a bodiless request whose end was already consumed.
             b.channel().write(LastHttpContent.EMPTY_LAST_CONTENT, b.channel().voidPromise());
         }
         backendFlushPending = true;
-        ex.lastBackendActivity = System.nanoTime();
         if (responseTimer == null) {
             responseTimer = ctx.executor().schedule(responseCheck, ex.group.settings().responseTimeout().toNanos(),
                                                     TimeUnit.NANOSECONDS);

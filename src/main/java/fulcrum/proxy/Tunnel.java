@@ -49,10 +49,6 @@ final class Tunnel {
         this.sessions = sessions;
     }
 
-    Target target() {
-        return target;
-    }
-
     void fromClient(Object msg) {
         if (!(msg instanceof ByteBuf) || closed) {
             ReferenceCountUtil.release(msg);
