@@ -11,7 +11,7 @@ final class LeastOutstandingSelector implements Selector {
 
     @Override
     public Target select(Snapshot snapshot, java.util.List<Target> tried) {
-        Target[] targets = snapshot.routableArray();
+        Target[] targets = snapshot.weightedArray();
         int n = targets.length;
         if (n == 0) {
             return null;

@@ -20,6 +20,8 @@ public final class Snapshot {
     private final Target[] routable;
     /** Routable targets repeated by weight and interleaved, for weighted round-robin. */
     private final Target[] ring;
+    /** Routable targets that take new requests: weight above 0 (all of them when every weight is 0). */
+    private final Target[] weighted;
     private final Map<String, Target> byId;
     private final Map<Long, Target> byCookieToken;
     private final boolean failOpen;
@@ -46,18 +48,21 @@ public final class Snapshot {
         List<Target> chosen = !healthy.isEmpty() ? healthy : !initial.isEmpty() ? initial : live;
         this.failOpen = healthy.isEmpty() && initial.isEmpty() && !live.isEmpty();
         this.routable = chosen.toArray(new Target[0]);
-        this.ring = weightedRing(chosen);
+        this.weighted = chosen.stream().anyMatch(t -> t.weight() > 0)
+                        ? chosen.stream().filter(t -> t.weight() > 0).toArray(Target[]::new)
+                        : chosen.toArray(new Target[0]);
+        this.ring = weightedRing(weighted);
         this.byId = Collections.unmodifiableMap(ids);
         this.byCookieToken = tokens;
     }
 
-    private static Target[] weightedRing(List<Target> targets) {
+    private static Target[] weightedRing(Target[] targets) {
         int max = 0;
         for (Target t : targets) {
             max = Math.max(max, t.weight());
         }
         if (max == 0) {
-            return targets.toArray(new Target[0]); // every weight 0: spread evenly rather than refuse
+            return targets.clone(); // every weight 0: spread evenly rather than refuse
         }
         List<Target> ring = new ArrayList<>();
         // Round r takes every target whose weight exceeds r, so heavy targets are spread out.
@@ -79,12 +84,8 @@ public final class Snapshot {
         return routable.length;
     }
 
-    public Target routable(int i) {
-        return routable[i];
-    }
-
-    Target[] routableArray() {
-        return routable;
+    Target[] weightedArray() {
+        return weighted;
     }
 
     Target[] ring() {

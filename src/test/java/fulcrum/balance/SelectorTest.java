@@ -5,7 +5,9 @@ import fulcrum.config.FulcrumSettings;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -62,5 +64,24 @@ class SelectorTest {
         heavy.requestStarted();
         heavy.requestStarted(); // (3+1)/3 against 1
         assertEquals("127.0.0.1:2", g.selector().select(g.snapshot(), null).id());
+    }
+
+    @Test
+    void weightZeroGetsNothingFromEitherAlgorithm() {
+        TargetGroup g = group("least-outstanding-requests", WEIGHTED);
+        // Busy weighted targets: the idle weight-0 one would look least loaded, yet takes nothing.
+        for (int i = 0; i < 3; i++) {
+            g.snapshot().byId("127.0.0.1:1").requestStarted();
+        }
+        g.snapshot().byId("127.0.0.1:2").requestStarted();
+        g.snapshot().byId("127.0.0.1:2").requestStarted();
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 100; i++) {
+            seen.add(g.selector().select(g.snapshot(), null).id());
+        }
+        assertEquals(Set.of("127.0.0.1:1"), seen);
+        TargetGroup allZero = group("least-outstanding-requests", "{ address = \"127.0.0.1:1\", weight = 0 }");
+        assertEquals("127.0.0.1:1", allZero.selector().select(allZero.snapshot(), null).id(),
+                     "every weight 0: spread anyway rather than refuse");
     }
 }
