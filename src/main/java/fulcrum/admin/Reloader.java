@@ -69,8 +69,8 @@ final class Reloader {
 
     private static void process(FulcrumSettings running, FulcrumSettings next, List<String> restart) {
         if (running.ioThreads() != next.ioThreads()
-            || running.preferNativeTransport() != next.preferNativeTransport()) {
-            restart.add("io-threads / prefer-native-transport");
+            || running.transport() != next.transport()) {
+            restart.add("io-threads / transport");
         }
         if (!running.admin().equals(next.admin())) {
             restart.add("admin");

@@ -21,9 +21,12 @@ import java.util.Map;
 import java.util.Set;
 
 /** Everything the balancer is configured with, bound once from one HOCON file. */
-public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Duration shutdownGrace,
+public record FulcrumSettings(int ioThreads, TransportKind transport, Duration shutdownGrace,
                               List<ListenerSettings> listeners, Map<String, TargetGroupSettings> targetGroups,
                               AdminSettings admin, AccessLogSettings accessLog, ReloadSettings reload) {
+
+    /** The event-loop transport asked for; {@code fulcrum.server.Transport} says what each means. */
+    public enum TransportKind { AUTO, IO_URING, EPOLL, NIO }
 
     public FulcrumSettings {
         listeners = List.copyOf(listeners);
@@ -95,7 +98,7 @@ public record FulcrumSettings(int ioThreads, boolean preferNativeTransport, Dura
         if (listeners.isEmpty()) {
             throw r.error("listeners", "[]", "at least one listener");
         }
-        return new FulcrumSettings(r.integer("io-threads", 0, 1024), r.bool("prefer-native-transport"),
+        return new FulcrumSettings(r.integer("io-threads", 0, 1024), r.enumeration("transport", TransportKind.class),
                                    r.duration("shutdown-grace", true), listeners, groups,
                                    AdminSettings.from(r.child("admin")), AccessLogSettings.from(r.child("access-log")),
                                    ReloadSettings.from(r.child("reload")));

@@ -31,13 +31,13 @@ public final class BackendPool {
     static final String HANDLER = "handler";
 
     private final EventLoop loop;
-    private final Class<? extends SocketChannel> channelClass;
+    private final Bootstrap prototype;
     private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
     private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
 
-    BackendPool(EventLoop loop, Class<? extends SocketChannel> channelClass) {
+    BackendPool(EventLoop loop, Bootstrap prototype) {
         this.loop = loop;
-        this.channelClass = channelClass;
+        this.prototype = prototype;
     }
 
     EventLoop loop() {
@@ -64,9 +64,7 @@ public final class BackendPool {
 
     /** Opens a new connection; the handler is registered busy at once so it can be closed. */
     ChannelFuture connect(Target target, TargetGroupSettings settings, BackendHandler handler) {
-        Bootstrap b = new Bootstrap()
-                .group(loop)
-                .channel(channelClass)
+        Bootstrap b = prototype.clone(loop)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,

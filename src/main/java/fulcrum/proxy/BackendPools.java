@@ -1,9 +1,9 @@
 package fulcrum.proxy;
 
 import fulcrum.balance.Target;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.SocketChannel;
 
 import java.util.List;
 import java.util.Set;
@@ -13,15 +13,16 @@ import java.util.function.Consumer;
 
 /** The backend pools of every event loop; each is reached from its own loop, or through it. */
 public final class BackendPools {
-    private final Class<? extends SocketChannel> channelClass;
+    private final Bootstrap prototype;
     private final ConcurrentHashMap<EventLoop, BackendPool> pools = new ConcurrentHashMap<>();
 
-    public BackendPools(Class<? extends SocketChannel> channelClass) {
-        this.channelClass = channelClass;
+    /** {@code prototype}: the transport's channel class and options, copied for every connection. */
+    public BackendPools(Bootstrap prototype) {
+        this.prototype = prototype;
     }
 
     BackendPool forLoop(EventLoop loop) {
-        return pools.computeIfAbsent(loop, l -> new BackendPool(l, channelClass));
+        return pools.computeIfAbsent(loop, l -> new BackendPool(l, prototype));
     }
 
     /** Closes every connection to {@code target} on every loop: tunnels, in-flight requests, idle ones. */

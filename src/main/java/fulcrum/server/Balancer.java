@@ -14,6 +14,7 @@ import fulcrum.proxy.ExchangeObserver;
 import fulcrum.proxy.FrontendInitializer;
 import fulcrum.proxy.ListenerContext;
 import fulcrum.routing.RuleRouter;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -80,10 +81,10 @@ public final class Balancer implements AutoCloseable {
     private Balancer(FulcrumSettings settings, Hooks hooks) {
         this.settings = settings;
         this.hooks = hooks;
-        this.transport = Transport.choose(settings.preferNativeTransport());
+        this.transport = Transport.choose(settings.transport());
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
         this.loops = new MultiThreadIoEventLoopGroup(threads, transport.ioHandlerFactory());
-        this.pools = new BackendPools(transport.socketChannel());
+        this.pools = new BackendPools(transport.configure(new Bootstrap().channel(transport.socketChannel())));
     }
 
     /** Builds everything and binds every listener; on failure, what was started is stopped again. */
@@ -190,6 +191,7 @@ public final class Balancer implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
                     .childHandler(new FrontendInitializer(ctx, connections, sni));
+            transport.configureChildren(sb);
             InetSocketAddress addr = new InetSocketAddress(ls.bind().host(), ls.bind().port());
             Channel ch;
             try {

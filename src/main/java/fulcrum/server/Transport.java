@@ -1,5 +1,8 @@
 package fulcrum.server;
 
+import fulcrum.config.FulcrumSettings.TransportKind;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
@@ -10,18 +13,95 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringFixedBufferRingAllocator;
+import io.netty.channel.uring.IoUringBufferRingConfig;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringIoHandlerConfig;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 
-/** Native epoll where the platform has it, NIO otherwise. */
+/**
+ * The event-loop transport. {@code auto} takes io_uring where the kernel offers it (one
+ * io_uring_enter carries the reads and writes of many connections, where epoll makes a system
+ * call for each), then epoll, then NIO.
+ */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
                         Class<? extends SocketChannel> socketChannel) {
 
-    public static Transport choose(boolean preferNative) {
-        if (preferNative && Epoll.isAvailable()) {
-            return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                                 EpollSocketChannel.class);
+    /**
+     * io_uring reads of every connection of a loop share this group of provided buffers, so an
+     * idle connection's pending read holds no buffer of its own.
+     */
+    private static final short RECV_BUFFER_GROUP = 1;
+    /**
+     * Buffers per loop, each of a fixed size: the ring keeps them all allocated (2 MiB per loop),
+     * and when all are taken, a read falls back to a buffer of its own.
+     */
+    private static final short RECV_BUFFER_RING_SIZE = 128;
+    private static final int RECV_BUFFER_SIZE = 16 * 1024;
+
+    public static Transport choose(TransportKind kind) {
+        return switch (kind) {
+            case AUTO -> IoUring.isAvailable() ? ioUring() : Epoll.isAvailable() ? epoll() : nio();
+            case IO_URING -> {
+                if (!IoUring.isAvailable()) {
+                    throw new IllegalStateException("transport = io-uring, but io_uring is not available here: "
+                                                    + IoUring.unavailabilityCause());
+                }
+                yield ioUring();
+            }
+            case EPOLL -> {
+                if (!Epoll.isAvailable()) {
+                    throw new IllegalStateException("transport = epoll, but epoll is not available here: "
+                                                    + Epoll.unavailabilityCause());
+                }
+                yield epoll();
+            }
+            case NIO -> nio();
+        };
+    }
+
+    /** Options every backend and probe connection of this transport needs. */
+    public Bootstrap configure(Bootstrap b) {
+        if (isIoUring()) {
+            b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
         }
-        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class,
-                             NioSocketChannel.class);
+        return b;
+    }
+
+    /** Options every accepted connection of this transport needs. */
+    public ServerBootstrap configureChildren(ServerBootstrap b) {
+        if (isIoUring()) {
+            b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
+        }
+        return b;
+    }
+
+    private boolean isIoUring() {
+        return socketChannel == IoUringSocketChannel.class;
+    }
+
+    private static Transport ioUring() {
+        IoUringBufferRingConfig ring = IoUringBufferRingConfig.builder()
+                .bufferGroupId(RECV_BUFFER_GROUP)
+                .bufferRingSize(RECV_BUFFER_RING_SIZE)
+                .batchSize(RECV_BUFFER_RING_SIZE / 8)
+                .allocator(new IoUringFixedBufferRingAllocator(RECV_BUFFER_SIZE))
+                .build();
+        IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setBufferRingConfig(ring);
+        return new Transport("io_uring", IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class,
+                             IoUringSocketChannel.class);
+    }
+
+    private static Transport epoll() {
+        return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
+                             EpollSocketChannel.class);
+    }
+
+    private static Transport nio() {
+        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
     }
 }
