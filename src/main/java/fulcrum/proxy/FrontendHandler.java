@@ -58,7 +58,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private ResponseEncoder encoder;
     /** When the first bytes of a request head that is still incomplete arrived; 0 when none. */
     private long headStarted;
-    private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
+    /** Created on first use: most connections never have a message waiting. */
+    private ArrayDeque<Object> pending;
     private Exchange ex;
     private BackendHandler backend;
     private Tunnel tunnel;
@@ -111,7 +112,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (!pending.isEmpty() || !canProcess(msg)) {
+        if ((pending != null && !pending.isEmpty()) || !canProcess(msg)) {
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+            }
             pending.add(msg);
             updateClientReading();
             return;
@@ -276,7 +280,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void drainPending() {
         Object msg;
-        while (!closing && (msg = pending.peek()) != null && canProcess(msg)) {
+        while (!closing && pending != null && (msg = pending.peek()) != null && canProcess(msg)) {
             pending.poll();
             process(msg);
         }
@@ -411,7 +415,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void updateClientReading() {
-        boolean read = !closing && pending.size() < MAX_PENDING
+        boolean read = !closing && (pending == null || pending.size() < MAX_PENDING)
                        && (backend == null || backend.channel().isWritable());
         ctx.channel().config().setAutoRead(read);
     }
@@ -761,6 +765,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
                                                  System.currentTimeMillis(), listener.observer());
         ex = null;
         releasePending();
+        if (responseTimer != null) {
+            responseTimer.cancel(false); // a tunnel has no response to wait for
+            responseTimer = null;
+        }
         tunnel = new Tunnel(this, ctx.channel(), b.channel(), target, origin);
         if (sessions != null) {
             tunnel.learnSessionInto(sessions);
@@ -770,6 +778,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.
         ctx.pipeline().remove(ENCODER);
         ctx.pipeline().remove(DECODER);
+        // Nothing uses them again; dropped, they cost an idle tunnel no heap.
+        encoder = null;
+        decoder = null;
         b.channel().pipeline().remove(BackendPool.CODEC);
         b.channel().config().setAutoRead(ctx.channel().isWritable());
         ctx.channel().config().setAutoRead(b.channel().isWritable());
@@ -794,6 +805,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void releasePending() {
+        if (pending == null) {
+            return;
+        }
         Object msg;
         while ((msg = pending.poll()) != null) {
             ReferenceCountUtil.release(msg);

@@ -3,7 +3,11 @@ package fulcrum.server;
 import fulcrum.config.FulcrumSettings.TransportKind;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -64,8 +68,9 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         };
     }
 
-    /** Options every backend and probe connection of this transport needs. */
+    /** Options every backend connection of this transport needs. */
     public Bootstrap configure(Bootstrap b) {
+        b.option(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (isIoUring()) {
             b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
         }
@@ -74,11 +79,25 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     /** Options every accepted connection of this transport needs. */
     public ServerBootstrap configureChildren(ServerBootstrap b) {
+        b.childOption(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (isIoUring()) {
             b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
         }
         return b;
     }
+
+    /**
+     * One read-size policy shared by all connections (each channel otherwise gets its own
+     * allocator object). io_uring reads land in the ring's fixed-size buffers, so a fixed guess
+     * (used only when the ring is empty) costs each connection the smallest handle; epoll and
+     * NIO size their own buffers and adapt to what arrives.
+     */
+    private RecvByteBufAllocator recvAllocator() {
+        return isIoUring() ? FIXED_RECV : ADAPTIVE_RECV;
+    }
+
+    private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
+    private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
 
     private boolean isIoUring() {
         return socketChannel == IoUringSocketChannel.class;
