@@ -81,9 +81,24 @@ public final class Balancer implements AutoCloseable {
     private Balancer(FulcrumSettings settings, Hooks hooks) {
         this.settings = settings;
         this.hooks = hooks;
-        this.transport = Transport.choose(settings.transport());
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
-        this.loops = new MultiThreadIoEventLoopGroup(threads, transport.ioHandlerFactory());
+        Transport t = Transport.choose(settings.transport());
+        MultiThreadIoEventLoopGroup group;
+        try {
+            group = new MultiThreadIoEventLoopGroup(threads, t.ioHandlerFactory());
+        } catch (RuntimeException | LinkageError e) {
+            if (settings.transport() != FulcrumSettings.TransportKind.AUTO) {
+                throw e;
+            }
+            // A kernel can offer io_uring and still refuse rings, e.g. past a locked-memory limit.
+            Transport next = t.fallback();
+            log.warn("transport {} could not start its event loops ({}); using {}", t.name(), e.toString(),
+                     next.name());
+            t = next;
+            group = new MultiThreadIoEventLoopGroup(threads, t.ioHandlerFactory());
+        }
+        this.transport = t;
+        this.loops = group;
         this.pools = new BackendPools(transport.configure(new Bootstrap().channel(transport.socketChannel())));
     }
 

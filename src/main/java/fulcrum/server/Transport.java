@@ -27,13 +27,15 @@ import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 
 /**
- * The event-loop transport. {@code auto} takes io_uring where the kernel offers it (one
- * io_uring_enter carries the reads and writes of many connections, where epoll makes a system
- * call for each), then epoll, then NIO.
+ * The event-loop transport. {@code auto} takes io_uring where the kernel offers it with provided
+ * buffer rings (5.19 and later: one io_uring_enter carries the reads and writes of many
+ * connections, where epoll makes a system call for each), then epoll, then NIO.
+ *
+ * @param recvRing io_uring reads land in a shared ring of provided buffers
  */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
-                        Class<? extends SocketChannel> socketChannel) {
+                        Class<? extends SocketChannel> socketChannel, boolean recvRing) {
 
     /**
      * io_uring reads of every connection of a loop share this group of provided buffers, so an
@@ -49,7 +51,9 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     public static Transport choose(TransportKind kind) {
         return switch (kind) {
-            case AUTO -> IoUring.isAvailable() ? ioUring() : Epoll.isAvailable() ? epoll() : nio();
+            // Without buffer rings every idle connection's pending read would pin a buffer.
+            case AUTO -> IoUring.isAvailable() && IoUring.isRegisterBufferRingSupported() ? ioUring()
+                         : Epoll.isAvailable() ? epoll() : nio();
             case IO_URING -> {
                 if (!IoUring.isAvailable()) {
                     throw new IllegalStateException("transport = io-uring, but io_uring is not available here: "
@@ -68,10 +72,15 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         };
     }
 
+    /** What {@code auto} falls back to when this transport's event loops cannot be created. */
+    public Transport fallback() {
+        return name.equals("io_uring") && Epoll.isAvailable() ? epoll() : nio();
+    }
+
     /** Options every backend connection of this transport needs. */
     public Bootstrap configure(Bootstrap b) {
         b.option(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
-        if (isIoUring()) {
+        if (recvRing) {
             b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
         }
         return b;
@@ -80,7 +89,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     /** Options every accepted connection of this transport needs. */
     public ServerBootstrap configureChildren(ServerBootstrap b) {
         b.childOption(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
-        if (isIoUring()) {
+        if (recvRing) {
             b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
         }
         return b;
@@ -93,17 +102,17 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
      * NIO size their own buffers and adapt to what arrives.
      */
     private RecvByteBufAllocator recvAllocator() {
-        return isIoUring() ? FIXED_RECV : ADAPTIVE_RECV;
+        return recvRing ? FIXED_RECV : ADAPTIVE_RECV;
     }
 
     private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
     private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
 
-    private boolean isIoUring() {
-        return socketChannel == IoUringSocketChannel.class;
-    }
-
     private static Transport ioUring() {
+        if (!IoUring.isRegisterBufferRingSupported()) {
+            return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
+                                 IoUringSocketChannel.class, false);
+        }
         IoUringBufferRingConfig ring = IoUringBufferRingConfig.builder()
                 .bufferGroupId(RECV_BUFFER_GROUP)
                 .bufferRingSize(RECV_BUFFER_RING_SIZE)
@@ -112,15 +121,15 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                 .build();
         IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setBufferRingConfig(ring);
         return new Transport("io_uring", IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class,
-                             IoUringSocketChannel.class);
+                             IoUringSocketChannel.class, true);
     }
 
     private static Transport epoll() {
         return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                             EpollSocketChannel.class);
+                             EpollSocketChannel.class, false);
     }
 
     private static Transport nio() {
-        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
+        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class, false);
     }
 }

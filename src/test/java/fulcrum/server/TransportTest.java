@@ -40,7 +40,8 @@ class TransportTest {
 
     /** What {@code auto} must choose on this machine. */
     private static String expectedAuto() {
-        return IoUring.isAvailable() ? "io_uring" : Epoll.isAvailable() ? "epoll" : "nio";
+        return IoUring.isAvailable() && IoUring.isRegisterBufferRingSupported() ? "io_uring"
+               : Epoll.isAvailable() ? "epoll" : "nio";
     }
 
     @ParameterizedTest
@@ -100,6 +101,13 @@ class TransportTest {
             assertEquals("hello from ws1|over " + transport + "|", echoed.get(10, TimeUnit.SECONDS));
             socket.sendClose(WebSocket.NORMAL_CLOSURE, "").get(5, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void autoFallsBackFromIoUringToEpollToNio() {
+        assertEquals("epoll", Transport.choose(FulcrumSettings.TransportKind.IO_URING).fallback().name());
+        assertEquals("nio", Transport.choose(FulcrumSettings.TransportKind.EPOLL).fallback().name());
+        assertEquals("nio", Transport.choose(FulcrumSettings.TransportKind.NIO).fallback().name());
     }
 
     @Test
