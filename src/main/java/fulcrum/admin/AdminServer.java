@@ -75,6 +75,7 @@ final class AdminServer {
                                 .addLast(new Handler(api, tokenDigest));
                     }
                 });
+        ops.balancer().transport().configureChildren(b);
         InetSocketAddress addr = new InetSocketAddress(s.bind().host(), s.bind().port());
         Channel ch;
         try {
