@@ -76,7 +76,8 @@ public final class BackendPool {
                                 .setMaxInitialLineLength(8192)
                                 .setMaxHeaderSize(settings.maxResponseHeaderSize())
                                 .setMaxChunkSize(64 * 1024)
-                                // Lines are already split on CRLF; re-checking every value of a trusted backend is waste.
+                                // Lines are already split on CRLF; re-checking every value of a
+                                // trusted backend is waste.
                                 .setValidateHeaders(false);
                         ch.pipeline().addLast(CODEC, new HttpClientCodec(decoder, false, false));
                         ch.pipeline().addLast(HANDLER, handler);

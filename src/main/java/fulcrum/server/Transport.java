@@ -48,6 +48,8 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
      */
     private static final short RECV_BUFFER_RING_SIZE = 128;
     private static final int RECV_BUFFER_SIZE = 16 * 1024;
+    private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
+    private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
 
     public static Transport choose(TransportKind kind) {
         return switch (kind) {
@@ -74,7 +76,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     /** What {@code auto} falls back to when this transport's event loops cannot be created. */
     public Transport fallback() {
-        return name.equals("io_uring") && Epoll.isAvailable() ? epoll() : nio();
+        return socketChannel == IoUringSocketChannel.class && Epoll.isAvailable() ? epoll() : nio();
     }
 
     /** Options every backend connection of this transport needs. */
@@ -105,9 +107,6 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         return recvRing ? FIXED_RECV : ADAPTIVE_RECV;
     }
 
-    private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
-    private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
-
     private static Transport ioUring() {
         if (!IoUring.isRegisterBufferRingSupported()) {
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
@@ -130,6 +129,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     }
 
     private static Transport nio() {
-        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class, false);
+        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class,
+                             false);
     }
 }
