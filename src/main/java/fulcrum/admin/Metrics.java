@@ -21,6 +21,7 @@ import io.prometheus.metrics.instrumentation.jvm.JvmClassLoadingMetrics;
 import io.prometheus.metrics.instrumentation.jvm.JvmCompilationMetrics;
 import io.prometheus.metrics.instrumentation.jvm.JvmGarbageCollectorMetrics;
 import io.prometheus.metrics.instrumentation.jvm.JvmMemoryMetrics;
+import io.prometheus.metrics.instrumentation.jvm.JvmNativeMemoryMetrics;
 import io.prometheus.metrics.instrumentation.jvm.JvmRuntimeInfoMetric;
 import io.prometheus.metrics.instrumentation.jvm.JvmThreadsMetrics;
 import io.prometheus.metrics.instrumentation.jvm.ProcessMetrics;
@@ -113,7 +114,7 @@ final class Metrics {
                 .help("Targets by state").labelNames("target_group", "state")
                 .callback(cb -> eachGroup((g, counts) -> counts.forEach(
                         (state, n) -> cb.call(n, g.name(), state.label())))).build());
-        // JvmMetrics would add pool allocation counters, fed by a listener that wakes a JMX thread
+        // JvmMetrics less its pool allocation counters, fed by a listener that wakes a JMX thread
         // after every young collection, many times a second under load, on the event loop's core.
         JvmThreadsMetrics.builder().register(registry);
         JvmBufferPoolMetrics.builder().register(registry);
@@ -121,6 +122,7 @@ final class Metrics {
         JvmCompilationMetrics.builder().register(registry);
         JvmGarbageCollectorMetrics.builder().register(registry);
         JvmMemoryMetrics.builder().register(registry);
+        JvmNativeMemoryMetrics.builder().register(registry);
         JvmRuntimeInfoMetric.builder().register(registry);
         ProcessMetrics.builder().register(registry);
     }
