@@ -19,6 +19,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     private final Target target;
     private final BackendPool pool;
     private ChannelHandlerContext ctx;
+    private BackendCodec codec;
     private FrontendHandler owner;
     private Tunnel tunnel;
     private long idleSince;
@@ -41,6 +42,11 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
 
     long idleSince() {
         return idleSince;
+    }
+
+    /** Whether an idle connection can take the next request: open, and no stray response bytes held. */
+    boolean reusable() {
+        return ctx.channel().isActive() && !codec.holdsBytes();
     }
 
     boolean isTunnel() {
@@ -78,6 +84,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.codec = (BackendCodec) ctx.pipeline().get(BackendPool.CODEC);
     }
 
     @Override

@@ -9,8 +9,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -53,7 +51,7 @@ public final class BackendPool {
         long now = System.nanoTime();
         BackendHandler b;
         while ((b = q.pollFirst()) != null) {
-            if (b.channel().isActive() && now - b.idleSince() < keepAliveNanos) {
+            if (b.reusable() && now - b.idleSince() < keepAliveNanos) {
                 busy(target).add(b);
                 return b;
             }
@@ -72,14 +70,7 @@ public final class BackendPool {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        HttpDecoderConfig decoder = new HttpDecoderConfig()
-                                .setMaxInitialLineLength(8192)
-                                .setMaxHeaderSize(settings.maxResponseHeaderSize())
-                                .setMaxChunkSize(64 * 1024)
-                                // Lines are already split on CRLF; re-checking every value of a
-                                // trusted backend is waste.
-                                .setValidateHeaders(false);
-                        ch.pipeline().addLast(CODEC, new HttpClientCodec(decoder, false, false));
+                        ch.pipeline().addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
                         ch.pipeline().addLast(HANDLER, handler);
                     }
                 });

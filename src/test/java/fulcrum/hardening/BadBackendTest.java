@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,6 +58,10 @@ class BadBackendTest {
                     c.socket.getInputStream().skip(Long.MAX_VALUE);
                     return;
                 }
+                case "/partial" -> c.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 2");
+                case "/badname" -> c.write("HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok");
+                case "/odd" -> c.write("HTTP/1.1 299 Quite Alright\r\nX-Fold: one\r\n two\r\nX-Nul: a\0b\r\n"
+                                       + "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nContent-Length: 2\r\n\r\nok");
                 case "/bighead" -> c.write("HTTP/1.1 200 OK\r\nX-Big: " + "x".repeat(4096)
                                            + "\r\nContent-Length: 2\r\n\r\nok");
                 default -> ok(c);
@@ -169,6 +174,38 @@ class BadBackendTest {
             assertEquals(200, next.status());
             assertNotEquals("POISON", next.body(), "the extra bytes were delivered as the next response");
             assertNotEquals("conn-1", next.body());
+        }
+    }
+
+    @Test
+    void partOfAnUnaskedResponseKeepsTheConnectionFromBeingReused() throws IOException {
+        try (RawClient c = new RawClient(lb.port())) {
+            String before = okOn(c);
+            c.send(get("/partial"));
+            assertEquals("ok", c.read().body());
+            String after = okOn(c);
+            assertNotEquals(before, after, "the connection holding stray bytes is not reused");
+        }
+    }
+
+    @Test
+    void aFieldNameThatIsNotATokenIs502() throws IOException {
+        answeredAndNotReused("/badname", 502);
+    }
+
+    @Test
+    void oddButReadableHeadsReachTheClientMended() throws IOException {
+        try (RawClient c = new RawClient(lb.port())) {
+            c.send(get("/odd"));
+            RawClient.Response r = c.read();
+            assertEquals(299, r.status(), r.head());
+            String head = r.head();
+            assertTrue(head.startsWith("HTTP/1.1 299 Quite Alright\r\n"), head);
+            assertTrue(head.contains("\r\nX-Fold: one   two\r\n"), "obs-fold unfolded: " + head);
+            assertTrue(head.contains("\r\nX-Nul: a b\r\n"), "NUL replaced: " + head);
+            assertFalse(head.toLowerCase().contains("x-hop"), "a field named by Connection is removed: " + head);
+            assertFalse(head.toLowerCase().contains("connection:"), head);
+            assertEquals("ok", r.body());
         }
     }
 

@@ -1,0 +1,52 @@
+package fulcrum.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+
+/**
+ * A backend's response head as {@link ResponseDecoder} read it. Only the fields the proxy acts on
+ * are parsed into {@link #headers()}: framing (Content-Length, Transfer-Encoding) and the
+ * hop-by-hop fields, including any named in Connection. Every other field stays the bytes the
+ * backend sent and is copied to the client as they are, after the status line, so a response
+ * costs no header objects for Date, Server, Content-Type and the like.
+ */
+public final class BackendResponse extends DefaultHttpResponse {
+    private static final short CRLF = ('\r' << 8) | '\n';
+
+    private final byte[] head;
+    private final int statusStart;
+    private final int statusEnd;
+    /** Pairs of [start, end) in {@link #head}, each one or more field lines without the last CRLF. */
+    private final int[] spans;
+    private final int spanCount;
+
+    BackendResponse(HttpVersion version, HttpResponseStatus status, HttpHeaders parsed, byte[] head,
+                    int statusStart, int statusEnd, int[] spans, int spanCount) {
+        super(version, status, parsed);
+        this.head = head;
+        this.statusStart = statusStart;
+        this.statusEnd = statusEnd;
+        this.spans = spans;
+        this.spanCount = spanCount;
+    }
+
+    /**
+     * Writes the status line, with the backend's own code and reason phrase, and the fields kept
+     * as bytes; the parsed {@link #headers()} and the blank line are the encoder's to write.
+     */
+    public void writeHead(ByteBuf buf) {
+        buf.writeBytes(protocolVersion() == HttpVersion.HTTP_1_0 ? HTTP_1_0 : HTTP_1_1);
+        buf.writeBytes(head, statusStart, statusEnd - statusStart);
+        buf.writeShort(CRLF);
+        for (int i = 0; i < spanCount; i += 2) {
+            buf.writeBytes(head, spans[i], spans[i + 1] - spans[i]);
+            buf.writeShort(CRLF);
+        }
+    }
+
+    private static final byte[] HTTP_1_0 = {'H', 'T', 'T', 'P', '/', '1', '.', '0', ' '};
+    private static final byte[] HTTP_1_1 = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' '};
+}
