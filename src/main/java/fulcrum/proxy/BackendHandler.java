@@ -79,6 +79,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     void startTunnel(Tunnel t) {
         this.owner = null;
         this.tunnel = t;
+        this.codec = null; // removed from the pipeline: an idle tunnel keeps no decoder state
     }
 
     @Override

@@ -3,6 +3,8 @@ package fulcrum.server;
 import fulcrum.config.FulcrumSettings.TransportKind;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.FixedRecvByteBufAllocator;
@@ -79,8 +81,18 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         return socketChannel == IoUringSocketChannel.class && Epoll.isAvailable() ? epoll() : nio();
     }
 
+    /**
+     * The buffer allocator of every channel. Netty 4.2's default (adaptive) hands out each new
+     * buffer from fresh chunk memory, so encoding a message head began with cache misses (2-3 % of
+     * the event loop in async-profiler at 64 connections) and its buffer objects went through a
+     * shared recycling queue; the pooled allocator's per-thread cache gives back the buffer just
+     * freed, still in cache. Its arenas grow in 4 MiB chunks, as used.
+     */
+    private static final ByteBufAllocator ALLOCATOR = PooledByteBufAllocator.DEFAULT;
+
     /** Options every backend connection of this transport needs. */
     public Bootstrap configure(Bootstrap b) {
+        b.option(ChannelOption.ALLOCATOR, ALLOCATOR);
         b.option(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (recvRing) {
             b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
@@ -90,6 +102,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     /** Options every accepted connection of this transport needs. */
     public ServerBootstrap configureChildren(ServerBootstrap b) {
+        b.childOption(ChannelOption.ALLOCATOR, ALLOCATOR);
         b.childOption(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (recvRing) {
             b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
@@ -116,7 +129,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                 .bufferGroupId(RECV_BUFFER_GROUP)
                 .bufferRingSize(RECV_BUFFER_RING_SIZE)
                 .batchSize(RECV_BUFFER_RING_SIZE / 8)
-                .allocator(new IoUringFixedBufferRingAllocator(RECV_BUFFER_SIZE))
+                .allocator(new IoUringFixedBufferRingAllocator(ALLOCATOR, RECV_BUFFER_SIZE))
                 .build();
         IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setBufferRingConfig(ring);
         return new Transport("io_uring", IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class,
