@@ -12,6 +12,9 @@ import io.netty.util.AsciiString;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -26,16 +29,17 @@ public final class ForwardingHeaders {
     private static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     private final ForwardedHeadersSettings settings;
-    private final String proto;
-    private final String port;
+    // AsciiString: the request encoder copies their bytes instead of encoding characters.
+    private final AsciiString proto;
+    private final AsciiString port;
 
     public ForwardingHeaders(ForwardedHeadersSettings settings, boolean tls, int listenerPort) {
         this.settings = settings;
-        this.proto = tls ? "https" : "http";
-        this.port = Integer.toString(listenerPort);
+        this.proto = AsciiString.cached(tls ? "https" : "http");
+        this.port = AsciiString.cached(Integer.toString(listenerPort));
     }
 
     /**
@@ -43,6 +47,14 @@ public final class ForwardingHeaders {
      * HTTP/1.1 so its connection can be kept alive whatever the client speaks.
      */
     public void request(HttpRequest request, InetSocketAddress client, boolean upgrade) {
+        request(request, client, clientText(client), upgrade);
+    }
+
+    /**
+     * As {@link #request(HttpRequest, InetSocketAddress, boolean)}, with the client's address as
+     * {@link #clientText} wrote it (a connection's requests all come from one address).
+     */
+    public void request(HttpRequest request, InetSocketAddress client, String ip, boolean upgrade) {
         HttpHeaders h = request.headers();
         stripHopByHop(h, upgrade);
         if (upgrade) {
@@ -56,7 +68,6 @@ public final class ForwardingHeaders {
             // client with no authority to name sends it empty.
             h.set(HttpHeaderNames.HOST, "");
         }
-        String ip = client == null ? "unknown" : addressText(client.getAddress());
         switch (settings.xForwardedFor()) {
             case APPEND -> {
                 String prior = h.get(X_FORWARDED_FOR);
@@ -107,18 +118,15 @@ public final class ForwardingHeaders {
     }
 
     static void stripHopByHop(HttpHeaders h, boolean upgrade) {
-        // Most messages name no header in Connection: skip the list it would take to look.
-        List<String> connection = h.contains(HttpHeaderNames.CONNECTION) ? h.getAll(HttpHeaderNames.CONNECTION)
-                                                                         : List.of();
-        for (String value : connection) {
-            for (String token : value.split(",")) {
-                String name = token.trim();
-                if (name.isEmpty()) {
-                    continue;
-                }
-                if (upgrade && name.equalsIgnoreCase("upgrade")) {
-                    continue;
-                }
+        List<String> named = null;
+        if (h.contains(HttpHeaderNames.CONNECTION)) {
+            Iterator<? extends CharSequence> values = h.valueCharSequenceIterator(HttpHeaderNames.CONNECTION);
+            while (values.hasNext()) {
+                named = namedFields(values.next(), upgrade, named);
+            }
+        }
+        if (named != null) {
+            for (String name : named) {
                 h.remove(name);
             }
         }
@@ -133,6 +141,52 @@ public final class ForwardingHeaders {
         }
     }
 
+    /**
+     * The fields a Connection value names, added to {@code named} (created when the first is
+     * found). keep-alive and close name nothing left to remove, and are the usual values: they
+     * cost no allocation.
+     */
+    private static List<String> namedFields(CharSequence value, boolean upgrade, List<String> named) {
+        int n = value.length();
+        int i = 0;
+        while (i < n) {
+            int start = i;
+            while (i < n && value.charAt(i) != ',') {
+                i++;
+            }
+            int end = i++;
+            while (start < end && isOws(value.charAt(start))) {
+                start++;
+            }
+            while (end > start && isOws(value.charAt(end - 1))) {
+                end--;
+            }
+            if (end == start || isToken(value, start, end, HttpHeaderValues.KEEP_ALIVE)
+                || isToken(value, start, end, HttpHeaderValues.CLOSE)
+                || (upgrade && isToken(value, start, end, HttpHeaderValues.UPGRADE))) {
+                continue;
+            }
+            if (named == null) {
+                named = new ArrayList<>(2);
+            }
+            named.add(value.subSequence(start, end).toString());
+        }
+        return named;
+    }
+
+    private static boolean isOws(char c) {
+        return c == ' ' || c == '\t';
+    }
+
+    private static boolean isToken(CharSequence value, int start, int end, AsciiString token) {
+        return end - start == token.length() && AsciiString.regionMatches(value, true, start, token, 0, token.length());
+    }
+
+    /** The client's address as forwarding headers write it: no zone, "unknown" when there is none. */
+    public static String clientText(InetSocketAddress client) {
+        return client == null ? "unknown" : addressText(client.getAddress());
+    }
+
     static String addressText(InetAddress a) {
         if (a == null) {
             return "unknown";
@@ -142,15 +196,15 @@ public final class ForwardingHeaders {
         return zone < 0 ? s : s.substring(0, zone);
     }
 
-    private static String newRequestId() {
+    private static AsciiString newRequestId() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
         long hi = r.nextLong();
         long lo = r.nextLong();
-        char[] c = new char[32];
+        byte[] c = new byte[32];
         for (int i = 0; i < 16; i++) {
             c[15 - i] = HEX[(int) (hi >>> (4 * i)) & 0xf];
             c[31 - i] = HEX[(int) (lo >>> (4 * i)) & 0xf];
         }
-        return new String(c);
+        return new AsciiString(c, false);
     }
 }

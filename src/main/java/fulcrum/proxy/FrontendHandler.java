@@ -63,6 +63,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private Exchange ex;
     private BackendHandler backend;
     private Tunnel tunnel;
+    private String clientText;
     private boolean backendFlushPending;
     /** In channelRead: writes to the backend wait for channelReadComplete to be flushed. */
     private boolean inClientRead;
@@ -307,7 +308,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         ex.group = route.group();
         ex.groupCookie = route.setCookie();
-        listener.forwardingHeaders().request(req, remote(), ex.upgrade);
+        listener.forwardingHeaders().request(req, remote(), clientText(), ex.upgrade);
         if (ex.closeClient) {
             req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
@@ -781,6 +782,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         // Nothing uses them again; dropped, they cost an idle tunnel no heap.
         encoder = null;
         decoder = null;
+        clientText = null;
         b.channel().pipeline().remove(BackendPool.CODEC);
         b.channel().config().setAutoRead(ctx.channel().isWritable());
         ctx.channel().config().setAutoRead(b.channel().isWritable());
@@ -802,6 +804,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private InetSocketAddress remote() {
         return (InetSocketAddress) ctx.channel().remoteAddress();
+    }
+
+    /** The client's address as forwarding headers write it, made once per connection. */
+    private String clientText() {
+        if (clientText == null) {
+            clientText = ForwardingHeaders.clientText(remote());
+        }
+        return clientText;
     }
 
     private void releasePending() {
