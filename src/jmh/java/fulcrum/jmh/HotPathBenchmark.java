@@ -9,6 +9,7 @@ import fulcrum.config.FulcrumSettings;
 import fulcrum.config.ListenerSettings;
 import fulcrum.http.DesyncMode;
 import fulcrum.http.ForwardingHeaders;
+import fulcrum.http.ResponseDecoder;
 import fulcrum.http.RequestDecoder;
 import fulcrum.http.RequestLimits;
 import io.netty.buffer.ByteBuf;
@@ -49,6 +50,10 @@ public class HotPathBenchmark {
             + "Host: chat.example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0\r\n"
             + "Accept: */*\r\nAccept-Language: en-US,en;q=0.9\r\nCookie: FULCRUM=abcdefghijklmnopqrstuvwxyz012345\r\n"
             + "Connection: keep-alive\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    /** What nginx answers with a 100-byte body, as in scripts/bench. */
+    private static final byte[] RESPONSE = ("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+            + "Date: Wed, 25 Nov 2026 05:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
+            + "Connection: keep-alive\r\n\r\n" + "x".repeat(100)).getBytes(StandardCharsets.ISO_8859_1);
 
     private TargetGroup group;
     private Snapshot snapshot;
@@ -56,6 +61,7 @@ public class HotPathBenchmark {
     private List<String> cookieHeader;
     private ForwardingHeaders forwarding;
     private EmbeddedChannel decoder;
+    private EmbeddedChannel responseDecoder;
     private final InetSocketAddress client = new InetSocketAddress("203.0.113.9", 50000);
 
     @Setup
@@ -73,11 +79,13 @@ public class HotPathBenchmark {
         forwarding = new ForwardingHeaders(l.forwardedHeaders(), false, 8080);
         decoder = new EmbeddedChannel(new RequestDecoder(
                 new RequestLimits(16384, 65536, 100, 0, 4096, DesyncMode.DEFENSIVE)));
+        responseDecoder = new EmbeddedChannel(new ResponseDecoder(32768));
     }
 
     @TearDown
     public void tearDown() {
         decoder.finishAndReleaseAll();
+        responseDecoder.finishAndReleaseAll();
     }
 
     @Benchmark
@@ -110,6 +118,16 @@ public class HotPathBenchmark {
         decoder.writeInbound(in);
         Object m;
         while ((m = decoder.readInbound()) != null) {
+            bh.consume(m);
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Benchmark
+    public void decodeResponse(Blackhole bh) {
+        responseDecoder.writeInbound(Unpooled.wrappedBuffer(RESPONSE));
+        Object m;
+        while ((m = responseDecoder.readInbound()) != null) {
             bh.consume(m);
             ReferenceCountUtil.release(m);
         }

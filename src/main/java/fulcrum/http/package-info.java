@@ -44,5 +44,9 @@
  * with Transfer-Encoding, Transfer-Encoding in HTTP/1.0) are closed after in every mode.
  *
  * <p>Limits answer 414 (request line), 431 (header section size or count) and 413 (body).
+ *
+ * <p>Responses from backends are read by {@link fulcrum.http.ResponseDecoder}, framed as RFC
+ * 9112 6.3 says for responses; a head it cannot read safely fails the exchange with 502, and
+ * only framing and hop-by-hop fields are parsed, the rest forwarded as the backend's bytes.
  */
 package fulcrum.http;
