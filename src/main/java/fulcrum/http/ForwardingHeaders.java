@@ -45,14 +45,8 @@ public final class ForwardingHeaders {
     /**
      * Prepares a client's request for the backend, in place. The backend is always spoken to in
      * HTTP/1.1 so its connection can be kept alive whatever the client speaks.
-     */
-    public void request(HttpRequest request, InetSocketAddress client, boolean upgrade) {
-        request(request, client, clientText(client), upgrade);
-    }
-
-    /**
-     * As {@link #request(HttpRequest, InetSocketAddress, boolean)}, with the client's address as
-     * {@link #clientText} wrote it (a connection's requests all come from one address).
+     *
+     * @param ip the client's address as {@link #clientText} writes it (made once per connection)
      */
     public void request(HttpRequest request, InetSocketAddress client, String ip, boolean upgrade) {
         HttpHeaders h = request.headers();
