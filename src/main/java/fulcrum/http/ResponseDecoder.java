@@ -65,11 +65,11 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     private static final int NAME_END = 1;
     private static final int VALUE_START = 2;
     private static final int VALUE_END = 3;
-    private static final int LINE_START = 4;
-    private static final int LINE_END = 5;
+    /** Where the field's line ends (a folded field's last line); the line starts at its name. */
+    private static final int LINE_END = 4;
     /** Index into {@link #PARSED}, or -1. */
-    private static final int KNOWN = 6;
-    private static final int FIELD = 7;
+    private static final int KNOWN = 5;
+    private static final int FIELD = 6;
 
     private final int maxHeadSize;
     private final int[] teElements = new int[1];
@@ -231,7 +231,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             int at = f * FIELD;
             int known = fields[at + KNOWN];
             if (known < 0 && !namedByConnection(h, at, count)) {
-                spanCount = addSpan(h, spans, spanCount, fields[at + LINE_START], fields[at + LINE_END]);
+                spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
                 continue;
             }
             AsciiString value = new AsciiString(h, fields[at + VALUE_START],
@@ -327,7 +327,6 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         fields[at + NAME_END] = colon;
         fields[at + VALUE_START] = v;
         fields[at + VALUE_END] = trimEnd(h, v, end);
-        fields[at + LINE_START] = start;
         fields[at + LINE_END] = end;
         fields[at + KNOWN] = known(h, start, colon);
     }
