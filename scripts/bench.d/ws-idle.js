@@ -4,12 +4,15 @@
 //   IDLE-OPEN opened=N errors=E secs=S
 // once every attempt has finished, then holds the connections without traffic until SIGTERM
 // or --max-seconds, whichever comes first.
+// With --churn, each connection is closed as soon as it opens and the next one takes its place
+// (at most --concurrency open at once); it prints IDLE-CHURN opened=N errors=E secs=S and exits.
 const { WebSocket } = require('ws');
 
-const a = { urls: [], count: 1000, sources: 4, concurrency: 256, maxSeconds: 600 };
+const a = { urls: [], count: 1000, sources: 4, concurrency: 256, maxSeconds: 600, churn: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const k = argv[i], v = argv[i + 1];
+  if (k === '--churn') { a.churn = true; i--; continue; }
   if (k === '--url') a.urls.push(v);
   else if (k === '--count') a.count = Number(v);
   else if (k === '--sources') a.sources = Number(v);
@@ -36,15 +39,27 @@ function openOne() {
     done++;
     if (done === a.count) report(); else openOne();
   };
-  ws.on('open', () => finish(true));
+  let churned = false;
+  ws.on('open', () => {
+    if (!a.churn) { finish(true); return; }
+    churned = true;
+    ws.close();
+  });
   ws.on('error', (e) => { lastError = e.message; finish(false); });
-  ws.on('close', () => { if (holding) closedWhileHolding++; finish(false); });
-  sockets.push(ws);
+  ws.on('close', () => {
+    if (holding) closedWhileHolding++;
+    finish(churned);
+  });
+  if (!a.churn) sockets.push(ws);
 }
 
 function report() {
-  holding = true;
   const err = lastError ? ` error="${lastError}"` : '';
+  if (a.churn) {
+    console.log(`IDLE-CHURN opened=${opened} errors=${errors} secs=${((Date.now() - t0) / 1000).toFixed(1)}${err}`);
+    process.exit(0);
+  }
+  holding = true;
   console.log(`IDLE-OPEN opened=${opened} errors=${errors} secs=${((Date.now() - t0) / 1000).toFixed(1)}${err}`);
 }
 
