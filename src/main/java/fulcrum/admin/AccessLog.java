@@ -103,6 +103,11 @@ final class AccessLog implements ExchangeObserver {
     }
 
     @Override
+    public boolean recordsRequests() {
+        return true;
+    }
+
+    @Override
     public void tunnelClosed(TunnelRecord r) {
         if (!queue.offer(r)) {
             dropped.increment();

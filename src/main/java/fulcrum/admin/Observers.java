@@ -23,6 +23,11 @@ final class Observers {
             }
 
             @Override
+            public boolean recordsRequests() {
+                return a.recordsRequests() || b.recordsRequests();
+            }
+
+            @Override
             public void rejected(String listener, int status, DesyncClass desyncClass) {
                 a.rejected(listener, status, desyncClass);
                 b.rejected(listener, status, desyncClass);

@@ -23,6 +23,14 @@ public interface ExchangeObserver {
 
     void tunnelClosed(TunnelRecord r);
 
+    /**
+     * Whether {@link TunnelRecord}s given to this observer need the request's URI and id (an access
+     * log writes them; counters do not): an idle tunnel then keeps them for its whole life.
+     */
+    default boolean recordsRequests() {
+        return false;
+    }
+
     /** A request refused by the decoder (desync class, limits) or timed out before its head was complete. */
     default void rejected(String listener, int status, DesyncClass desyncClass) {
     }
@@ -58,7 +66,7 @@ public interface ExchangeObserver {
                           DesyncClass desyncClass) {
     }
 
-    /** One WebSocket tunnel, at its end. */
+    /** One WebSocket tunnel, at its end; {@code uri} and {@code requestId} are null unless the observer records requests. */
     record TunnelRecord(String listener, InetSocketAddress client, String group, String target, String uri,
                         String requestId, long startMillis, long durationNanos, long bytesFromClient,
                         long bytesFromTarget) {

@@ -69,15 +69,15 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private boolean inClientRead;
     private boolean closing;
     private long lastActivity;
-    private ScheduledFuture<?> idleTimer;
+    private IdleSweep idleSweep;
+    /** Links of {@link IdleSweep}'s list of this loop's connections. */
+    FrontendHandler idlePrev;
+    FrontendHandler idleNext;
     /**
      * One response timer per connection, armed when an exchange starts waiting and none is
      * pending: back-to-back exchanges share it instead of scheduling and cancelling one each.
      */
     private ScheduledFuture<?> responseTimer;
-    private final Runnable idleCheck = this::checkIdle;
-    private final Runnable headerCheck = this::checkHeader;
-    private final Runnable responseCheck = this::checkResponseTimeout;
 
     FrontendHandler(ListenerContext listener) {
         this.listener = listener;
@@ -87,8 +87,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     // ---- client side events ----
 
+    /**
+     * The connection is counted from here to {@link #handlerRemoved}, which Netty calls once the
+     * closed channel leaves its loop (no close listener per connection).
+     */
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        listener.connectionOpened();
+        listener.observer().connectionOpened(listener.settings().name());
         this.ctx = ctx;
         this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
         this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
@@ -96,9 +102,16 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        listener.connectionClosed();
+        listener.observer().connectionClosed(listener.settings().name());
+    }
+
+    @Override
     public void channelActive(ChannelHandlerContext ctx) {
         touch();
-        idleTimer = ctx.executor().schedule(idleCheck, idleTimeoutNanos, TimeUnit.NANOSECONDS);
+        idleSweep = listener.idleSweep(ctx.channel().eventLoop());
+        idleSweep.add(this);
         ctx.fireChannelActive();
     }
 
@@ -141,7 +154,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         updateClientReading();
         if (ex == null && headStarted == 0 && !closing && decoder.midHead()) {
             headStarted = System.nanoTime();
-            ctx.executor().schedule(headerCheck, headerTimeoutNanos, TimeUnit.NANOSECONDS);
+            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -152,7 +165,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         long waited = System.nanoTime() - headStarted;
         if (waited < headerTimeoutNanos) {
-            ctx.executor().schedule(headerCheck, headerTimeoutNanos - waited, TimeUnit.NANOSECONDS);
+            ctx.executor().schedule(this::checkHeader, headerTimeoutNanos - waited, TimeUnit.NANOSECONDS);
             return;
         }
         log.debug("[{}] request head incomplete after {} ms", ctx.channel().id(), waited / 1_000_000);
@@ -173,8 +186,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
+        if (idleSweep != null) {
+            idleSweep.remove(this);
         }
         if (responseTimer != null) {
             responseTimer.cancel(false);
@@ -207,23 +220,23 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         lastActivity = System.nanoTime();
     }
 
-    private void checkIdle() {
+    /** Closes the connection when it has been idle past the listener's idle timeout (called by {@link IdleSweep}). */
+    void checkIdle(long now) {
         if (!ctx.channel().isActive()) {
             return;
         }
-        long idle = System.nanoTime() - lastActivity;
+        long idle = now - lastActivity;
+        // A request waiting for its response is the response timeout's to end.
         boolean waitingOnBackend = ex != null && tunnel == null && ex.requestComplete && !ex.responseStarted;
-        if (idle >= idleTimeoutNanos && !waitingOnBackend) {
-            log.debug("[{}] idle for {} ms, closing", ctx.channel().id(), TimeUnit.NANOSECONDS.toMillis(idle));
-            if (tunnel != null) {
-                tunnel.closeBoth();
-            } else {
-                ctx.close();
-            }
+        if (idle < idleTimeoutNanos || waitingOnBackend) {
             return;
         }
-        long next = waitingOnBackend ? idleTimeoutNanos : idleTimeoutNanos - idle;
-        idleTimer = ctx.executor().schedule(idleCheck, next, TimeUnit.NANOSECONDS);
+        log.debug("[{}] idle for {} ms, closing", ctx.channel().id(), TimeUnit.NANOSECONDS.toMillis(idle));
+        if (tunnel != null) {
+            tunnel.closeBoth();
+        } else {
+            ctx.close();
+        }
     }
 
     // ---- request path ----
@@ -378,7 +391,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         backendFlushPending = true;
         if (responseTimer == null) {
-            responseTimer = ctx.executor().schedule(responseCheck, ex.group.settings().responseTimeout().toNanos(),
+            responseTimer = ctx.executor().schedule(this::checkResponseTimeout,
+                                                    ex.group.settings().responseTimeout().toNanos(),
                                                     TimeUnit.NANOSECONDS);
         }
         drainPending();
@@ -667,7 +681,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         long timeout = ex.group.settings().responseTimeout().toNanos();
         long quiet = System.nanoTime() - ex.lastBackendActivity;
         if (quiet < timeout) {
-            responseTimer = ctx.executor().schedule(responseCheck, timeout - quiet, TimeUnit.NANOSECONDS);
+            responseTimer = ctx.executor().schedule(this::checkResponseTimeout, timeout - quiet, TimeUnit.NANOSECONDS);
             return;
         }
         log.debug("[{}] {} silent for {} ms", ctx.channel().id(), ex.target, TimeUnit.NANOSECONDS.toMillis(quiet));
@@ -761,11 +775,16 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
         Target target = ex.target;
         endOnTarget();
         EngineIoSessions sessions = ex.affinity.engineIoWebSocket() ? ex.group.engineIo() : null;
+        ExchangeObserver observer = listener.observer();
+        // An idle tunnel holds its request's URI and id only for an observer that writes them.
+        boolean details = observer.recordsRequests();
         Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), ex.group.name(),
-                                                 ex.request.uri(), ex.request.headers().get(Exchange.X_REQUEST_ID),
-                                                 System.currentTimeMillis(), listener.observer());
+                                                 details ? ex.request.uri() : null,
+                                                 details ? ex.request.headers().get(Exchange.X_REQUEST_ID) : null,
+                                                 System.currentTimeMillis(), observer);
         ex = null;
         releasePending();
+        pending = null;
         if (responseTimer != null) {
             responseTimer.cancel(false); // a tunnel has no response to wait for
             responseTimer = null;

@@ -41,12 +41,6 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
             refuse(ch, max);
             return;
         }
-        listener.connectionOpened();
-        listener.observer().connectionOpened(s.name());
-        ch.closeFuture().addListener(f -> {
-            listener.connectionClosed();
-            listener.observer().connectionClosed(s.name());
-        });
         connections.add(ch);
         if (sni != null) {
             // The handshake must finish within the header timeout, as a request head must.

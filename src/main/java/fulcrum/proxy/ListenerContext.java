@@ -3,9 +3,11 @@ package fulcrum.proxy;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.ListenerSettings;
 import fulcrum.http.ForwardingHeaders;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpRequest;
 
 import java.net.InetSocketAddress;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static java.util.Objects.requireNonNull;
 
@@ -22,6 +24,7 @@ public final class ListenerContext {
     private volatile boolean stopping;
     private volatile ExchangeObserver observer = ExchangeObserver.NONE;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+    private final ConcurrentHashMap<EventLoop, IdleSweep> idleSweeps = new ConcurrentHashMap<>();
 
     /** Decides where a request goes: a target group, or an answer of the balancer's own. */
     public interface Router {
@@ -91,6 +94,11 @@ public final class ListenerContext {
 
     void connectionClosed() {
         open.decrementAndGet();
+    }
+
+    /** The idle timeout of this listener's connections on {@code loop}. */
+    IdleSweep idleSweep(EventLoop loop) {
+        return idleSweeps.computeIfAbsent(loop, l -> new IdleSweep(l, settings.idleTimeout()));
     }
 
     public int openConnections() {
