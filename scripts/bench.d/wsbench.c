@@ -1,0 +1,519 @@
+/*
+ * WebSocket echo server and ping-pong load client for scripts/bench, in C so that the load side
+ * costs little per message and the proxy between them, not the client, is what is measured.
+ *
+ *   wsbench echo PORT
+ *       Echoes every message back on its connection (loopback only). Answers pings, and close
+ *       frames with a close frame.
+ *   wsbench load --url ws://127.0.0.1:PORT/ [--url ...] [--clients 64] [--duration 10]
+ *                [--size 32] [--connect-timeout 15]
+ *       Each client sends one message and the next as soon as the echo arrives, so at most one
+ *       message per connection is in flight (as scripts/bench.d/ws-load.js). Prints one line:
+ *       WS-LOAD msgs=N secs=S rate=R clients=C errors=E client_cpu_pct=P
+ *
+ * One thread, epoll, non-blocking sockets with TCP_NODELAY. Frames up to 2^31 bytes.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_URLS 16
+#define MAX_EVENTS 256
+
+static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/* ---- SHA-1 and base64, for Sec-WebSocket-Accept only ---------------------------------- */
+
+static uint32_t rol(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+
+static void sha1(const unsigned char *msg, size_t len, unsigned char out[20]) {
+    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    size_t total = ((len + 8) / 64 + 1) * 64;
+    unsigned char *m = calloc(total, 1);
+    if (!m) { perror("calloc"); exit(1); }
+    memcpy(m, msg, len);
+    m[len] = 0x80;
+    uint64_t bits = (uint64_t)len * 8;
+    for (int i = 0; i < 8; i++) m[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t off = 0; off < total; off += 64) {
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)m[off + 4 * i] << 24 | (uint32_t)m[off + 4 * i + 1] << 16 |
+                   (uint32_t)m[off + 4 * i + 2] << 8 | m[off + 4 * i + 3];
+        for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
+            else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
+            else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
+            else { f = b ^ c ^ d; k = 0xCA62C1D6; }
+            uint32_t t = rol(a, 5) + f + e + k + w[i];
+            e = d; d = c; c = rol(b, 30); b = a; a = t;
+        }
+        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+    }
+    free(m);
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 4; j++) out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
+}
+
+static void base64(const unsigned char *in, size_t n, char *out) {
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = t[v >> 18 & 63];
+        out[o++] = t[v >> 12 & 63];
+        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} buf;
+
+static void buf_append(buf *b, const void *data, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        b->p = realloc(b->p, cap);
+        if (!b->p) { perror("realloc"); exit(1); }
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void buf_consume(buf *b, size_t n) {
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+static void buf_free(buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+typedef struct {
+    int fd;
+    int open;      /* handshake done */
+    int want_out;  /* EPOLLOUT registered */
+    buf in, out;
+} conn;
+
+static int epfd;
+
+static void set_events(conn *c, int out) {
+    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = out;
+}
+
+/* Sends what is queued; 0 on success (maybe still queued), -1 when the connection failed. */
+static int flush_out(conn *c) {
+    while (c->out.len > 0) {
+        ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!c->want_out) set_events(c, 1);
+                return 0;
+            }
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        buf_consume(&c->out, (size_t)n);
+    }
+    if (c->want_out) set_events(c, 0);
+    return 0;
+}
+
+static void queue(conn *c, const void *data, size_t n) { buf_append(&c->out, data, n); }
+
+/* Reads what the socket has into c->in: 1 if something was read, 0 if nothing, -1 at the end or an error. */
+static int read_in(conn *c) {
+    int got = 0;
+    for (;;) {
+        if (c->in.cap - c->in.len < 4096) {
+            size_t cap = c->in.cap ? c->in.cap * 2 : 8192;
+            c->in.p = realloc(c->in.p, cap);
+            if (!c->in.p) { perror("realloc"); exit(1); }
+            c->in.cap = cap;
+        }
+        ssize_t n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            got = 1;
+            continue;
+        }
+        if (n == 0) return -1;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return got;
+        if (errno == EINTR) continue;
+        return -1;
+    }
+}
+
+/* Parses one frame at the start of b: its total length, or 0 if incomplete. */
+static size_t frame(const buf *b, int *opcode, size_t *payload_off, size_t *payload_len, int *masked) {
+    if (b->len < 2) return 0;
+    const unsigned char *p = b->p;
+    uint64_t len = p[1] & 0x7f;
+    size_t hdr = 2;
+    if (len == 126) {
+        if (b->len < 4) return 0;
+        len = (uint64_t)p[2] << 8 | p[3];
+        hdr = 4;
+    } else if (len == 127) {
+        if (b->len < 10) return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
+        hdr = 10;
+        if (len > (1u << 31)) { fprintf(stderr, "wsbench: frame of %llu bytes\n", (unsigned long long)len); exit(1); }
+    }
+    *masked = (p[1] & 0x80) != 0;
+    if (*masked) hdr += 4;
+    if (b->len < hdr + len) return 0;
+    *opcode = p[0] & 0x0f;
+    *payload_off = hdr;
+    *payload_len = (size_t)len;
+    return hdr + (size_t)len;
+}
+
+/* Appends a frame header with FIN set; a client's frames carry a (fixed) masking key. */
+static void frame_head(buf *out, int opcode, size_t len, const unsigned char *mask) {
+    unsigned char h[14];
+    size_t n = 0;
+    h[n++] = (unsigned char)(0x80 | opcode);
+    unsigned char m = mask ? 0x80 : 0;
+    if (len < 126) {
+        h[n++] = (unsigned char)(m | len);
+    } else if (len < 65536) {
+        h[n++] = m | 126;
+        h[n++] = (unsigned char)(len >> 8);
+        h[n++] = (unsigned char)len;
+    } else {
+        h[n++] = m | 127;
+        for (int i = 7; i >= 0; i--) h[n++] = (unsigned char)((uint64_t)len >> (8 * i));
+    }
+    if (mask) { memcpy(h + n, mask, 4); n += 4; }
+    buf_append(out, h, n);
+}
+
+static void nonblocking_nodelay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- echo server ---------------------------------------------------------------------- */
+
+static void close_conn(conn *c) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c);
+}
+
+/* Answers the upgrade request once its head is complete: 1 done, 0 incomplete, -1 bad request. */
+static int server_handshake(conn *c) {
+    unsigned char *end = memmem(c->in.p, c->in.len, "\r\n\r\n", 4);
+    if (!end) return c->in.len > 16384 ? -1 : 0;
+    size_t head_len = (size_t)(end - c->in.p) + 4;
+    char key[128] = {0};
+    for (size_t i = 0; i + 1 < head_len; i++) {
+        if (c->in.p[i] == '\n' && head_len - i > 19 && strncasecmp((char *)c->in.p + i + 1, "sec-websocket-key:", 18) == 0) {
+            size_t k = i + 19, n = 0;
+            while (k < head_len && (c->in.p[k] == ' ' || c->in.p[k] == '\t')) k++;
+            while (k < head_len && c->in.p[k] != '\r' && n < sizeof key - 1) key[n++] = (char)c->in.p[k++];
+            break;
+        }
+    }
+    if (!key[0]) {
+        static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        queue(c, bad, sizeof bad - 1);
+        flush_out(c);
+        return -1;
+    }
+    char joined[256];
+    snprintf(joined, sizeof joined, "%s%s", key, GUID);
+    unsigned char digest[20];
+    sha1((unsigned char *)joined, strlen(joined), digest);
+    char accept[32];
+    base64(digest, 20, accept);
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+    queue(c, resp, (size_t)n);
+    buf_consume(&c->in, head_len);
+    c->open = 1;
+    return 1;
+}
+
+/* Echoes every complete frame; -1 when the connection is to be closed. */
+static int server_frames(conn *c) {
+    int opcode, masked;
+    size_t off, len, total;
+    while ((total = frame(&c->in, &opcode, &off, &len, &masked)) > 0) {
+        unsigned char *payload = c->in.p + off;
+        if (masked) {
+            const unsigned char *mask = payload - 4;
+            for (size_t i = 0; i < len; i++) payload[i] ^= mask[i & 3];
+        }
+        int reply = opcode == 9 ? 10 : opcode; /* a ping gets a pong */
+        if (opcode != 10) {                    /* pongs need no answer */
+            frame_head(&c->out, reply, len, NULL);
+            queue(c, payload, len);
+        }
+        buf_consume(&c->in, total);
+        if (opcode == 8) return -1; /* close: the close frame goes back, then the connection ends */
+    }
+    return 0;
+}
+
+static int run_echo(int port) {
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4096) < 0) {
+        fprintf(stderr, "wsbench echo: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    epfd = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, ls, &ev);
+    printf("wsbench echo listening on 127.0.0.1:%d\n", port);
+    fflush(stdout);
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+        if (n < 0 && errno != EINTR) { perror("epoll_wait"); return 1; }
+        for (int i = 0; i < n; i++) {
+            conn *c = evs[i].data.ptr;
+            if (!c) {
+                int fd;
+                while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                    nonblocking_nodelay(fd);
+                    conn *nc = calloc(1, sizeof *nc);
+                    nc->fd = fd;
+                    struct epoll_event e = {.events = EPOLLIN, .data.ptr = nc};
+                    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+                }
+                continue;
+            }
+            if (evs[i].events & EPOLLOUT && flush_out(c) < 0) { close_conn(c); continue; }
+            if (!(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
+            int r = read_in(c);
+            int done = r < 0;
+            if (!c->open && c->in.len > 0) {
+                int h = server_handshake(c);
+                if (h < 0) done = 1;
+            }
+            if (c->open && server_frames(c) < 0) done = 1;
+            if (flush_out(c) < 0 || done) close_conn(c);
+        }
+    }
+}
+
+/* ---- load client ---------------------------------------------------------------------- */
+
+typedef struct {
+    conn c;
+    int index;
+} client;
+
+static int parse_url(const char *url, struct sockaddr_in *addr, char *hostport, size_t hp) {
+    const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
+    if (!p) return -1;
+    const char *colon = strchr(p, ':');
+    if (!colon) return -1;
+    char host[16];
+    size_t hl = (size_t)(colon - p);
+    if (hl >= sizeof host) return -1;
+    memcpy(host, p, hl);
+    host[hl] = 0;
+    int port = atoi(colon + 1);
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) return -1;
+    /* Loopback only: the benchmark never sends traffic elsewhere. */
+    if ((ntohl(addr->sin_addr.s_addr) >> 24) != 127) return -1;
+    snprintf(hostport, hp, "%s:%d", host, port);
+    return 0;
+}
+
+static int run_load(int argc, char **argv) {
+    const char *urls[MAX_URLS];
+    int nurls = 0, clients = 64, size = 32;
+    double duration = 10, connect_timeout = 15;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--url") && nurls < MAX_URLS) urls[nurls++] = argv[i + 1];
+        else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--connect-timeout")) connect_timeout = atof(argv[i + 1]);
+        else { fprintf(stderr, "wsbench load: unknown option %s\n", argv[i]); return 2; }
+    }
+    if (nurls == 0 || clients <= 0 || size <= 0) {
+        fprintf(stderr, "wsbench load: --url ws://127.x.x.x:PORT/ is required; --clients and --size must be > 0\n");
+        return 2;
+    }
+    struct sockaddr_in addrs[MAX_URLS];
+    char hostports[MAX_URLS][96];
+    for (int u = 0; u < nurls; u++) {
+        if (parse_url(urls[u], &addrs[u], hostports[u], sizeof hostports[u]) < 0) {
+            fprintf(stderr, "wsbench load: '%s' is not ws://127.x.x.x:PORT/\n", urls[u]);
+            return 2;
+        }
+    }
+    /* The message each client sends, masked once: the same bytes every time. */
+    unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    buf msg = {0};
+    frame_head(&msg, 1, (size_t)size, mask);
+    for (int i = 0; i < size; i++) {
+        unsigned char ch = (unsigned char)('x' ^ mask[i & 3]);
+        buf_append(&msg, &ch, 1);
+    }
+
+    epfd = epoll_create1(0);
+    client *cs = calloc((size_t)clients, sizeof *cs);
+    long errors = 0;
+    int opened = 0;
+    for (int i = 0; i < clients; i++) {
+        int u = i % nurls;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        nonblocking_nodelay(fd);
+        if (connect(fd, (struct sockaddr *)&addrs[u], sizeof addrs[u]) < 0 && errno != EINPROGRESS) {
+            fprintf(stderr, "wsbench load: connect %s: %s\n", hostports[u], strerror(errno));
+            errors++;
+        }
+        cs[i].c.fd = fd;
+        cs[i].index = i;
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                         hostports[u]);
+        queue(&cs[i].c, req, (size_t)n);
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = &cs[i]};
+        cs[i].c.want_out = 1;
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+
+    struct epoll_event evs[MAX_EVENTS];
+    double start = now_s(), t0 = 0, cpu0 = 0, end = start + connect_timeout;
+    long received = 0;
+    int running = 0;
+    const char *last_error = "";
+    while (now_s() < end) {
+        int wait_ms = (int)((end - now_s()) * 1000) + 1;
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, wait_ms);
+        if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
+        for (int i = 0; i < n; i++) {
+            client *cl = evs[i].data.ptr;
+            conn *c = &cl->c;
+            if (c->fd < 0) continue;
+            int failed = 0;
+            if (evs[i].events & EPOLLOUT && flush_out(c) < 0) failed = 1;
+            if (!failed && evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+                int r = read_in(c);
+                if (r < 0) failed = 1;
+                if (!c->open && c->in.len > 0) {
+                    unsigned char *h = memmem(c->in.p, c->in.len, "\r\n\r\n", 4);
+                    if (h) {
+                        if (c->in.len < 12 || memcmp(c->in.p, "HTTP/1.1 101", 12) != 0) {
+                            last_error = "the handshake was not answered with 101";
+                            failed = 1;
+                        } else {
+                            buf_consume(&c->in, (size_t)(h - c->in.p) + 4);
+                            c->open = 1;
+                            if (++opened == clients) {
+                                /* Everyone is connected: every client sends its first message. */
+                                running = 1;
+                                t0 = now_s();
+                                cpu0 = cpu_s();
+                                end = t0 + duration;
+                                for (int k = 0; k < clients; k++) {
+                                    if (cs[k].c.fd < 0) continue;
+                                    queue(&cs[k].c, msg.p, msg.len);
+                                    if (flush_out(&cs[k].c) < 0) { errors++; last_error = "send failed"; }
+                                }
+                            }
+                        }
+                    }
+                }
+                int opcode, masked;
+                size_t off, len, total;
+                while (!failed && c->open && (total = frame(&c->in, &opcode, &off, &len, &masked)) > 0) {
+                    buf_consume(&c->in, total);
+                    if (opcode == 8) { failed = 1; last_error = "closed by the server"; break; }
+                    if (!running) continue;
+                    received++;
+                    queue(c, msg.p, msg.len);
+                    if (flush_out(c) < 0) failed = 1;
+                }
+            }
+            if (failed) {
+                errors++;
+                if (!*last_error) last_error = "connection failed or closed during the run";
+                epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->fd = -1;
+            }
+        }
+    }
+    if (!running) {
+        printf("WS-LOAD msgs=0 secs=0 rate=0 clients=%d errors=%ld client_cpu_pct=0 error=\"only %d/%d connections "
+               "opened in %.0fs %s\"\n", opened, errors + 1, opened, clients, connect_timeout, last_error);
+        return 1;
+    }
+    double secs = now_s() - t0;
+    double cpu = cpu_s() - cpu0;
+    printf("WS-LOAD msgs=%ld secs=%.3f rate=%.1f clients=%d errors=%ld client_cpu_pct=%.1f%s%s%s\n", received, secs,
+           received / secs, opened, errors, cpu / secs * 100, *last_error ? " error=\"" : "", last_error,
+           *last_error ? "\"" : "");
+    return errors > 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 3 && !strcmp(argv[1], "echo")) return run_echo(atoi(argv[2]));
+    if (argc >= 2 && !strcmp(argv[1], "load")) return run_load(argc, argv);
+    fprintf(stderr, "usage: wsbench echo PORT | wsbench load --url ws://127.0.0.1:PORT/ [--clients N] "
+                    "[--duration S] [--size B] [--connect-timeout S]\n");
+    return 2;
+}
