@@ -68,6 +68,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** In channelRead: writes to the backend wait for channelReadComplete to be flushed. */
     private boolean inClientRead;
     private boolean closing;
+    /** Traffic in either direction since the idle sweep last looked: a store, not a clock read. */
+    private boolean active;
+    /** When the idle sweep last saw traffic, or when the connection opened. */
     private long lastActivity;
     private IdleSweep idleSweep;
     /** Links of {@link IdleSweep}'s list of this loop's connections. */
@@ -109,7 +112,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        touch();
+        lastActivity = System.nanoTime();
         idleSweep = listener.idleSweep(ctx.channel().eventLoop());
         idleSweep.add(this);
         ctx.fireChannelActive();
@@ -217,12 +220,18 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Marks traffic on the connection (either direction) for the idle timeout. */
     void touch() {
-        lastActivity = System.nanoTime();
+        active = true;
     }
 
     /** Closes the connection when it has been idle past the listener's idle timeout (called by {@link IdleSweep}). */
     void checkIdle(long now) {
         if (!ctx.channel().isActive()) {
+            return;
+        }
+        if (active) {
+            // Idle time counts from this tick: never early, at most a tick later than from the traffic itself.
+            active = false;
+            lastActivity = now;
             return;
         }
         long idle = now - lastActivity;
@@ -443,7 +452,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         // A response streaming to the client is traffic for the idle timeout too.
-        lastActivity = ex.lastBackendActivity = System.nanoTime();
+        touch();
+        ex.lastBackendActivity = System.nanoTime();
         if (msg instanceof HttpResponse res) {
             responseHead(res);
             if (msg instanceof HttpContent c && backend != null) {

@@ -9,8 +9,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The idle timeout of the client connections of one listener on one event loop: one repeating
  * timer of the loop checks them all, where a timer per connection would hold a scheduled task
- * (about 80 bytes of heap) for the whole life of every idle WebSocket tunnel. A connection is
- * closed between its timeout and one tick later; a tick is a tenth of the timeout, at most 1 s.
+ * (about 80 bytes of heap) for the whole life of every idle WebSocket tunnel, and traffic only
+ * sets a flag instead of reading the clock. A connection is closed between its timeout and two
+ * ticks after it; a tick is a tenth of the timeout, at most 1 s.
  * The connections are linked through their handlers and touched only by the loop's thread.
  */
 final class IdleSweep {
