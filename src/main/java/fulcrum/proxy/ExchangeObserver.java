@@ -66,7 +66,10 @@ public interface ExchangeObserver {
                           DesyncClass desyncClass) {
     }
 
-    /** One WebSocket tunnel, at its end; {@code uri} and {@code requestId} are null unless the observer records requests. */
+    /**
+     * One WebSocket tunnel, at its end; {@code uri} and {@code requestId} are null unless the
+     * observer {@linkplain ExchangeObserver#recordsRequests() records requests}.
+     */
     record TunnelRecord(String listener, InetSocketAddress client, String group, String target, String uri,
                         String requestId, long startMillis, long durationNanos, long bytesFromClient,
                         long bytesFromTarget) {
