@@ -55,12 +55,10 @@ function openOne() {
 
 function report() {
   const err = lastError ? ` error="${lastError}"` : '';
-  if (a.churn) {
-    console.log(`IDLE-CHURN opened=${opened} errors=${errors} secs=${((Date.now() - t0) / 1000).toFixed(1)}${err}`);
-    process.exit(0);
-  }
+  const tag = a.churn ? 'IDLE-CHURN' : 'IDLE-OPEN';
+  console.log(`${tag} opened=${opened} errors=${errors} secs=${((Date.now() - t0) / 1000).toFixed(1)}${err}`);
+  if (a.churn) process.exit(0);
   holding = true;
-  console.log(`IDLE-OPEN opened=${opened} errors=${errors} secs=${((Date.now() - t0) / 1000).toFixed(1)}${err}`);
 }
 
 function stop() {

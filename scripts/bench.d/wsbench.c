@@ -350,10 +350,18 @@ static int run_echo(int port) {
 
 /* ---- load client ---------------------------------------------------------------------- */
 
-typedef struct {
-    conn c;
-    int index;
-} client;
+/* Sends the client's message; -1 when the connection failed. */
+static int send_message(conn *c, const buf *msg) {
+    queue(c, msg->p, msg->len);
+    return flush_out(c);
+}
+
+/* Ends a client whose connection failed: it takes no further part in the run. */
+static void drop(conn *c) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+}
 
 static int parse_url(const char *url, struct sockaddr_in *addr, char *hostport, size_t hp) {
     const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
@@ -410,7 +418,7 @@ static int run_load(int argc, char **argv) {
     }
 
     epfd = epoll_create1(0);
-    client *cs = calloc((size_t)clients, sizeof *cs);
+    conn *cs = calloc((size_t)clients, sizeof *cs);
     long errors = 0;
     int opened = 0;
     for (int i = 0; i < clients; i++) {
@@ -421,16 +429,15 @@ static int run_load(int argc, char **argv) {
             fprintf(stderr, "wsbench load: connect %s: %s\n", hostports[u], strerror(errno));
             errors++;
         }
-        cs[i].c.fd = fd;
-        cs[i].index = i;
+        cs[i].fd = fd;
         char req[512];
         int n = snprintf(req, sizeof req,
                          "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                          hostports[u]);
-        queue(&cs[i].c, req, (size_t)n);
+        queue(&cs[i], req, (size_t)n);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = &cs[i]};
-        cs[i].c.want_out = 1;
+        cs[i].want_out = 1;
         epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
     }
 
@@ -444,8 +451,7 @@ static int run_load(int argc, char **argv) {
         int n = epoll_wait(epfd, evs, MAX_EVENTS, wait_ms);
         if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
         for (int i = 0; i < n; i++) {
-            client *cl = evs[i].data.ptr;
-            conn *c = &cl->c;
+            conn *c = evs[i].data.ptr;
             if (c->fd < 0) continue;
             int failed = 0;
             if (evs[i].events & EPOLLOUT && flush_out(c) < 0) failed = 1;
@@ -468,10 +474,14 @@ static int run_load(int argc, char **argv) {
                                 cpu0 = cpu_s();
                                 end = t0 + duration;
                                 for (int k = 0; k < clients; k++) {
-                                    if (cs[k].c.fd < 0) continue;
-                                    queue(&cs[k].c, msg.p, msg.len);
-                                    if (flush_out(&cs[k].c) < 0) { errors++; last_error = "send failed"; }
+                                    if (cs[k].fd < 0 || &cs[k] == c) continue;
+                                    if (send_message(&cs[k], &msg) < 0) {
+                                        errors++;
+                                        last_error = "send failed";
+                                        drop(&cs[k]);
+                                    }
                                 }
+                                if (send_message(c, &msg) < 0) failed = 1;
                             }
                         }
                     }
@@ -483,16 +493,13 @@ static int run_load(int argc, char **argv) {
                     if (opcode == 8) { failed = 1; last_error = "closed by the server"; break; }
                     if (!running) continue;
                     received++;
-                    queue(c, msg.p, msg.len);
-                    if (flush_out(c) < 0) failed = 1;
+                    if (send_message(c, &msg) < 0) failed = 1;
                 }
             }
             if (failed) {
                 errors++;
                 if (!*last_error) last_error = "connection failed or closed during the run";
-                epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-                close(c->fd);
-                c->fd = -1;
+                drop(c);
             }
         }
     }
