@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The end of one backend connection. Between exchanges it sits in the pool with no owner; during
- * one it hands every event to the frontend that leased it; after a 101 it relays raw bytes of a
+ * one it hands every event to the {@link Exchange} that leased it, which drives it only through
+ * its verbs (send, flush, readable, release, close); after a 101 it relays raw bytes of a
  * {@link Tunnel}.
  */
 final class BackendHandler extends ChannelInboundHandlerAdapter {
@@ -20,7 +21,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     private final BackendPool pool;
     private ChannelHandlerContext ctx;
     private BackendCodec codec;
-    private FrontendHandler owner;
+    private Exchange owner;
     private Tunnel tunnel;
     private long idleSince;
     private boolean inRead;
@@ -53,8 +54,27 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         return tunnel != null;
     }
 
-    void lease(FrontendHandler frontend) {
-        this.owner = frontend;
+    void lease(Exchange exchange) {
+        this.owner = exchange;
+    }
+
+    /** Queues a request head or body piece; {@link #flush()} sends it. */
+    void send(Object msg) {
+        ctx.channel().write(msg, ctx.channel().voidPromise());
+    }
+
+    void flush() {
+        ctx.channel().flush();
+    }
+
+    /** Whether the connection takes more request bytes now. */
+    boolean isWritable() {
+        return ctx.channel().isWritable();
+    }
+
+    /** Reads responses on or off: off while the client cannot take more. */
+    void readable(boolean on) {
+        ctx.channel().config().setAutoRead(on);
     }
 
     /** The exchange ended cleanly: back to the pool. */
@@ -70,8 +90,8 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         pool.release(this, maxIdle);
     }
 
-    /** The exchange ended in a way that leaves the connection unusable. */
-    void discard() {
+    /** The exchange ended in a way that leaves the connection unusable (or it was never used). */
+    void close() {
         owner = null;
         ctx.channel().close();
     }
@@ -144,7 +164,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         if (tunnel != null) {
             tunnel.backendClosed();
         } else if (owner != null) {
-            FrontendHandler o = owner;
+            Exchange o = owner;
             owner = null;
             o.backendClosed(this);
         }

@@ -3,22 +3,66 @@ package fulcrum.proxy;
 import fulcrum.balance.Affinity;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
+import fulcrum.config.TargetGroupSettings;
 import fulcrum.http.DecodedRequest;
+import fulcrum.http.DesyncClass;
+import fulcrum.http.ForwardingHeaders;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-import java.net.InetSocketAddress;
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
-/** The state of one request/response exchange of a client connection. */
+/**
+ * One request and its response, from routing to its end. It owns its backend lease, its retries
+ * and its response deadline, and it {@linkplain #finish ends exactly once}: the one place that
+ * releases or closes the backend connection, records the exchange and frees the client for the
+ * next request. It talks to its client only through {@link ClientStream}, and to its backend only
+ * through {@link BackendHandler}'s verbs, so the same object serves an HTTP/1.1 connection's
+ * request and (later) an HTTP/2 stream.
+ *
+ * <p>Runs on one event loop: its client's, which its backend connections share.
+ */
 final class Exchange {
+    private static final Logger log = LoggerFactory.getLogger(Exchange.class);
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
 
+    /** Where the exchange stands; request body progress is separate ({@link #requestComplete}). */
+    enum Phase {
+        /** Choosing a target group and target. */
+        ROUTING,
+        /** Waiting for a new backend connection. */
+        CONNECTING,
+        /** The request head went to the backend; no final response head yet. */
+        AWAITING,
+        /** A final response head went to the client; its body is streaming. */
+        RESPONDING,
+        /** A 101 went to the client; at its end the connection becomes a tunnel. */
+        SWITCHING,
+        /** Ended: the backend is released or closed and the exchange recorded. */
+        DONE
+    }
+
+    /** What {@link #finish} does with the backend connection. */
+    private enum BackendEnd { RELEASE, CLOSE, TUNNEL }
+
+    private final ClientStream client;
     final HttpRequest request;
     final boolean head;
     /** A WebSocket upgrade: its 101 turns the connection into a tunnel. */
@@ -32,40 +76,42 @@ final class Exchange {
     final long startNanos = System.nanoTime();
     final Affinity affinity = new Affinity();
 
+    private Phase phase = Phase.ROUTING;
     TargetGroup group;
     Target target;
+    /** The leased backend connection, from CONNECTING's end to the exchange's end; null otherwise. */
+    private BackendHandler backend;
     /** Targets this request failed on, not to be tried again; null until a retry. */
-    List<Target> tried;
-    int attempts;
+    private List<Target> tried;
+    private int attempts;
     /** Whether the target counts this request as outstanding. */
-    boolean onTarget;
+    private boolean onTarget;
     /** A Set-Cookie of the listener rule (group-level stickiness), or null. */
-    String groupCookie;
-    boolean headWritten;
-    boolean bodyForwarded;
-    boolean requestComplete;
-    boolean responseStarted;
-    boolean responseComplete;
-    /** Between a 1xx head and its end. */
-    boolean informational;
-    /** Between a 101 head and its end, after which the tunnel starts. */
-    boolean switching;
-    /** The response is sent: the rest of the request body is read and dropped. */
-    boolean discarding;
-    boolean backendKeepAlive;
-    boolean closeClient;
-    /** The next response body bytes carry an Engine.IO handshake to learn the sid from. */
-    boolean learnSid;
-    long lastBackendActivity;
-    long sentNanos;
-    long responseNanos;
-    long bytesReceived;
-    long bytesSent;
-    int status;
-    int targetStatus = -1;
-    boolean observed;
+    private String groupCookie;
+    private boolean requestComplete;
+    private boolean bodyForwarded;
+    /** Body pieces written to the backend and not yet flushed. */
+    private boolean backendFlushPending;
+    /** The request went to the backend with Connection: close: that connection ends with this exchange. */
+    private boolean sentClose;
+    /** The backend keeps its connection open after this response, and its end is known from framing. */
+    private boolean backendKeepAlive;
+    /** Between a 1xx head (other than 101) and its end. */
+    private boolean informational;
+    /** The client connection closes once this exchange's response is sent. */
+    private boolean closeClient;
+    /** The response body carries an Engine.IO handshake whose sid is still to be learnt. */
+    private boolean learnSid;
+    private long lastBackendActivity;
+    private long sentNanos;
+    private long responseNanos;
+    private long bytesReceived;
+    private long bytesSent;
+    private int status;
+    private int targetStatus = -1;
 
-    Exchange(HttpRequest request) {
+    Exchange(ClientStream client, HttpRequest request) {
+        this.client = client;
         this.request = request;
         this.protocol = request.protocolVersion().text();
         this.head = request.method() == HttpMethod.HEAD;
@@ -74,23 +120,474 @@ final class Exchange {
         this.upgradeHeader = request.headers().contains(HttpHeaderNames.UPGRADE);
         this.upgrade = request.method() == HttpMethod.GET
                        && request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true);
+        // Ambiguous framing: served once, then neither connection is trusted with another request.
+        this.closeClient = request instanceof DecodedRequest d && d.closeAfter();
+    }
+
+    Phase phase() {
+        return phase;
+    }
+
+    boolean requestComplete() {
+        return requestComplete;
+    }
+
+    boolean closeClient() {
+        return closeClient;
+    }
+
+    /** The client connection is to close after this exchange (shutdown, a rejected follower). */
+    void closeClientAfter() {
+        closeClient = true;
+    }
+
+    /** Whether a request body piece can be taken now (forwarded, or dropped after the end). */
+    boolean acceptsBody() {
+        return phase == Phase.DONE || (backend != null && phase != Phase.CONNECTING);
+    }
+
+    /** Waiting on the target for the response head, which only the response timeout may end. */
+    boolean awaitingResponse() {
+        return phase == Phase.AWAITING && requestComplete;
+    }
+
+    /** Whether the backend takes more request bytes now; true when there is none. */
+    boolean backendWritable() {
+        return backend == null || backend.isWritable();
+    }
+
+    // ---- client side ----
+
+    /** Routes the request and sends it on its way, or answers it. */
+    void start() {
+        ListenerContext listener = client.listener();
+        RouteDecision route = listener.router().route(request, client.remote());
+        if (route != null && route.answersItself()) {
+            respond(route.status(), route.response(client.alloc(), closeOwnResponse()));
+            return;
+        }
+        if (route == null) {
+            respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
+            return;
+        }
+        group = route.group();
+        groupCookie = route.setCookie();
+        listener.forwardingHeaders().request(request, client.remote(), client.clientText(), upgrade);
+        if (closeClient) {
+            request.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        dispatch();
+    }
+
+    /** A piece of the request body: forwarded, or dropped once the exchange has ended. */
+    void requestContent(HttpContent c) {
+        boolean last = c instanceof LastHttpContent;
+        if (last) {
+            requestComplete = true;
+        }
+        if (phase == Phase.DONE) {
+            c.release();
+            return;
+        }
+        int n = c.content().readableBytes();
+        if (n > 0) {
+            bodyForwarded = true;
+            bytesReceived += n;
+        }
+        backend.send(c);
+        backendFlushPending = true;
+    }
+
+    /** Sends what was written to the backend since the last flush. */
+    void flushBackend() {
+        if (backendFlushPending && backend != null) {
+            backendFlushPending = false;
+            backend.flush();
+        }
+    }
+
+    /** The client can take response bytes again, or cannot: the backend is read accordingly. */
+    void clientWritable(boolean writable) {
+        if (backend != null) {
+            backend.readable(writable);
+        }
+    }
+
+    /** The decoder refused the rest of this request (a bad chunk, a body over the limit). */
+    void abort(HttpResponseStatus rejection) {
+        if (phase == Phase.DONE) {
+            return;
+        }
+        closeClient = true;
+        if (phase == Phase.RESPONDING || phase == Phase.SWITCHING) {
+            finish(status, BackendEnd.CLOSE);
+            return;
+        }
+        respondError(rejection);
+    }
+
+    /** The client connection closed: a long-poll given up, a page left. */
+    void clientClosed() {
+        closeClient = true;
+        finish(phase == Phase.RESPONDING || phase == Phase.SWITCHING ? status : 0, BackendEnd.CLOSE);
+    }
+
+    /**
+     * The response timer's check: nanoseconds until the exchange's response deadline, or -1 when
+     * it waits for none (no backend, a switch, the end). A deadline passed ends the exchange.
+     */
+    long checkResponseTimeout(long now) {
+        if (backend == null || phase == Phase.SWITCHING || phase == Phase.DONE) {
+            return -1;
+        }
+        long timeout = group.settings().responseTimeout().toNanos();
+        long quiet = now - lastBackendActivity;
+        if (quiet < timeout) {
+            return timeout - quiet;
+        }
+        log.debug("{} silent for {} ms", target, quiet / 1_000_000);
+        backendFailed(HttpResponseStatus.GATEWAY_TIMEOUT, false);
+        return -1;
+    }
+
+    // ---- target choice and backend connection ----
+
+    private void dispatch() {
+        Target t = affinity.choose(group, request, tried);
+        if (t == null) {
+            respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
+            return;
+        }
+        target = t;
+        attempts++;
+        TargetGroupSettings s = group.settings();
+        BackendPool pool = client.pool();
+        BackendHandler idle = pool.pollIdle(t, s.keepAliveTimeout().toNanos());
+        if (idle != null) {
+            attach(idle);
+            return;
+        }
+        phase = Phase.CONNECTING;
+        BackendHandler b = new BackendHandler(t, pool);
+        ChannelFuture f = pool.connect(t, s, b);
+        if (f.isDone()) {
+            connected(f, b);
+        } else {
+            f.addListener((ChannelFuture cf) -> connected(cf, b));
+        }
+    }
+
+    private void connected(ChannelFuture f, BackendHandler b) {
+        if (phase != Phase.CONNECTING || b.target() != target) {
+            f.channel().close(); // the exchange ended (or moved on) while this connection was being opened
+            return;
+        }
+        if (!f.isSuccess()) {
+            String reason = connectFailure(f.cause(), group.settings().connectTimeout());
+            log.debug("connect to {} failed: {}", b.target(), reason);
+            group.passiveFailure(target, reason);
+            client.listener().observer().connectFailed(group.name(), target.id());
+            retryOrFail(HttpResponseStatus.BAD_GATEWAY);
+            return;
+        }
+        attach(b);
+    }
+
+    private void attach(BackendHandler b) {
+        backend = b;
+        phase = Phase.AWAITING;
+        b.lease(this);
+        b.readable(client.isWritable());
+        target.requestStarted();
+        onTarget = true;
+        sentClose = request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true);
+        b.send(request);
+        sentNanos = lastBackendActivity = System.nanoTime();
+        if (requestComplete) {
+            // A retry of a bodiless request whose end was already consumed.
+            b.send(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        backendFlushPending = true;
+        client.requestSent(group.settings().responseTimeout().toNanos());
+    }
+
+    /** Moves the request to another target when attempts remain, otherwise answers {@code status}. */
+    private void retryOrFail(HttpResponseStatus status) {
+        if (attempts > group.settings().maxRetries()) {
+            respondError(status);
+            return;
+        }
+        client.listener().observer().retried(group.name(), target.id());
+        if (tried == null) {
+            tried = new ArrayList<>(2);
+        }
+        tried.add(target);
+        phase = Phase.ROUTING;
+        dispatch();
+    }
+
+    // ---- response path (called by the leased BackendHandler) ----
+
+    void backendRead(BackendHandler b, Object msg) {
+        if (b != backend) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        // A response streaming to the client is traffic for the idle timeout too.
+        client.touch();
+        lastBackendActivity = System.nanoTime();
+        if (msg instanceof HttpResponse res) {
+            responseHead(res);
+            if (msg instanceof HttpContent c && backend != null) {
+                responseContent(c);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+            return;
+        }
+        if (msg instanceof HttpContent c) {
+            responseContent(c);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    void backendReadComplete(BackendHandler b) {
+        if (b == backend || backend == null) {
+            client.flush();
+        }
+    }
+
+    void backendWritabilityChanged(BackendHandler b) {
+        if (b == backend) {
+            client.backendWritabilityChanged();
+        }
+    }
+
+    void backendClosed(BackendHandler b) {
+        if (b != backend) {
+            return;
+        }
+        log.debug("backend {} closed during the exchange", b.target());
+        backendFailed(HttpResponseStatus.BAD_GATEWAY, true);
+    }
+
+    private void responseHead(HttpResponse res) {
+        if (res.decoderResult().isFailure()) {
+            log.debug("bad response from {}: {}", target, res.decoderResult().cause());
+            backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+            return;
+        }
+        int code = res.status().code();
+        targetStatus = code;
+        if (code == 101) {
+            if (!upgrade) {
+                log.debug("unsolicited 101 from {}", target);
+                backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+                return;
+            }
+            ForwardingHeaders.response(res, true);
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            addCookies(res);
+            responseStarted(Phase.SWITCHING, code);
+            client.write(res);
+            return;
+        }
+        if (code >= 100 && code < 200) {
+            // Informational (100 Continue, 103 Early Hints): passed on; the real response follows.
+            informational = true;
+            ForwardingHeaders.response(res, false);
+            client.write(res);
+            return;
+        }
+        responseStarted(Phase.RESPONDING, code);
+        backendKeepAlive = HttpUtil.isKeepAlive(res) && delimitedByFraming(res, code);
+        if (affinity.engineIoHandshake() && code == 200) {
+            learnSid = true;
+        } else if (affinity.sid() != null && code == 400) {
+            group.engineIo().forget(affinity.sid()); // the target no longer knows the session
+        }
+        ForwardingHeaders.response(res, false);
+        if (client.frameResponse(this, res)) {
+            closeClient = true;
+        }
+        addCookies(res);
+        client.write(res);
+    }
+
+    /** Whether the response's end is known from its head; otherwise the backend's close ends it. */
+    private boolean delimitedByFraming(HttpResponse res, int code) {
+        return head || code == 204 || code == 304 || HttpUtil.isTransferEncodingChunked(res)
+               || res.headers().contains(HttpHeaderNames.CONTENT_LENGTH);
+    }
+
+    private void responseStarted(Phase next, int code) {
+        phase = next;
+        responseNanos = System.nanoTime();
+        status = code;
+    }
+
+    private void addCookies(HttpResponse res) {
+        if (groupCookie != null) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE, groupCookie);
+        }
+        if (affinity.setCookie()) {
+            res.headers().add(HttpHeaderNames.SET_COOKIE,
+                              group.cookie().setCookie(target, client.listener().tls(), System.currentTimeMillis()));
+        }
+    }
+
+    private void responseContent(HttpContent c) {
+        if (c.decoderResult().isFailure()) {
+            c.release();
+            backendFailed(HttpResponseStatus.BAD_GATEWAY, false);
+            return;
+        }
+        boolean last = c instanceof LastHttpContent;
+        if (informational) {
+            // Its end resets the encoder for the final response; it carries no bytes.
+            client.write(c);
+            informational = !last;
+            return;
+        }
+        if (phase == Phase.SWITCHING) {
+            c.release();
+            if (last) {
+                finish(101, BackendEnd.TUNNEL);
+            }
+            return;
+        }
+        if (learnSid && c.content().isReadable()) {
+            learnSid = false;
+            group.engineIo().learn(c.content(), target, System.nanoTime());
+        }
+        bytesSent += c.content().readableBytes();
+        client.write(c);
+        if (last) {
+            finish(status, backendKeepAlive && requestComplete && !sentClose ? BackendEnd.RELEASE : BackendEnd.CLOSE);
+        } else if (!client.isWritable()) {
+            backend.readable(false);
+        }
+    }
+
+    /**
+     * The backend connection failed before or during the response. Before a response byte went
+     * to the client the request may move to another target, when that cannot run it twice;
+     * after, the client connection is closed, since its response cannot be completed.
+     */
+    private void backendFailed(HttpResponseStatus failure, boolean closedBeforeAnswer) {
+        BackendHandler b = backend;
+        backend = null;
+        endOnTarget();
+        if (b != null) {
+            b.close();
+        }
+        if (phase == Phase.RESPONDING || phase == Phase.SWITCHING) {
+            closeClient = true;
+            finish(status, BackendEnd.CLOSE);
+            return;
+        }
+        if (closedBeforeAnswer && !bodyForwarded && idempotent()) {
+            retryOrFail(failure);
+        } else {
+            respondError(failure);
+        }
+    }
+
+    // ---- the balancer's own answers ----
+
+    private void respondError(HttpResponseStatus error) {
+        respond(error.code(), ErrorResponses.of(client.alloc(), error, closeOwnResponse()));
+    }
+
+    /**
+     * Whether the connection closes after an answer of the balancer's own: when the client asked,
+     * when the exchange must, or when a request body may be held back for a 100 Continue that
+     * will never come.
+     */
+    private boolean closeOwnResponse() {
+        if (!clientKeepAlive || (!requestComplete && HttpUtil.is100ContinueExpected(request))) {
+            closeClient = true;
+        }
+        return closeClient;
+    }
+
+    private void respond(int code, FullHttpResponse response) {
+        responseStarted(Phase.RESPONDING, code);
+        client.write(response);
+        client.flush();
+        finish(code, BackendEnd.CLOSE);
+    }
+
+    // ---- the end ----
+
+    /**
+     * The exchange's one end: the backend connection is released to its pool, closed, or handed
+     * to a tunnel; the target stops counting the request; the observer records it; the client is
+     * told, which moves on to its next request, closes, or starts the tunnel.
+     */
+    private void finish(int finalStatus, BackendEnd backendEnd) {
+        if (phase == Phase.DONE) {
+            return;
+        }
+        phase = Phase.DONE;
+        BackendHandler b = backend;
+        backend = null;
+        endOnTarget();
+        observe(finalStatus);
+        if (b != null) {
+            switch (backendEnd) {
+                case RELEASE -> b.release(group.settings().maxIdleConnections());
+                case CLOSE -> b.close();
+                case TUNNEL -> {
+                    client.startTunnel(this, b);
+                    return;
+                }
+            }
+        }
+        client.exchangeDone(this);
+    }
+
+    private void endOnTarget() {
+        if (onTarget) {
+            onTarget = false;
+            target.requestEnded();
+        }
+    }
+
+    private void observe(int finalStatus) {
+        ExchangeObserver o = client.listener().observer();
+        if (o != ExchangeObserver.NONE) {
+            o.exchangeEnded(record(finalStatus));
+        }
+    }
+
+    /** What the observer (metrics, access log) is told about this exchange, ending with {@code status}. */
+    private ExchangeObserver.ExchangeRecord record(int finalStatus) {
+        DesyncClass desync = request instanceof DecodedRequest d ? d.desyncClass() : null;
+        return new ExchangeObserver.ExchangeRecord(
+                client.listener().settings().name(), client.remote(), group == null ? null : group.name(),
+                target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
+                protocol, request.headers().get(HttpHeaderNames.USER_AGENT), request.headers().get(X_REQUEST_ID),
+                startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), finalStatus, targetStatus,
+                bytesReceived, bytesSent, attempts, desync);
     }
 
     /** Whether running the request twice is harmless (RFC 9110 9.2.2), so it may be replayed. */
-    boolean idempotent() {
+    private boolean idempotent() {
         HttpMethod m = request.method();
         return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
                || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
     }
 
-    /** What the observer (metrics, access log) is told about this exchange, ending with {@code status}. */
-    ExchangeObserver.ExchangeRecord record(String listener, InetSocketAddress client, int status) {
-        return new ExchangeObserver.ExchangeRecord(
-                listener, client, group == null ? null : group.name(),
-                target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
-                protocol, request.headers().get(HttpHeaderNames.USER_AGENT), request.headers().get(X_REQUEST_ID),
-                startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), status, targetStatus,
-                bytesReceived, bytesSent, attempts,
-                request instanceof DecodedRequest d ? d.desyncClass() : null);
+    /** Says why a connect failed in the words health checks use ("connection refused", "timeout after 5s"). */
+    private static String connectFailure(Throwable cause, Duration timeout) {
+        if (cause instanceof io.netty.channel.ConnectTimeoutException) {
+            return "timeout after " + timeout.toMillis() + "ms";
+        }
+        if (cause instanceof ConnectException) {
+            return "connection refused";
+        }
+        return cause == null ? "connect failed" : cause.getClass().getSimpleName() + ": " + cause.getMessage();
     }
 }
