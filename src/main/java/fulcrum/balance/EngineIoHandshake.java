@@ -35,11 +35,11 @@ public final class EngineIoHandshake {
     private static final int SID_VALUE = 4;
     private static final int NUMBER = 5;
     /** Past the open packet's closing brace. */
-    private static final int END = 9;
-    // A WebSocket frame's header, before its payload.
-    private static final int FRAME_OPCODE = 6;
-    private static final int FRAME_LENGTH = 7;
-    private static final int FRAME_LENGTH_16 = 8;
+    private static final int END = 6;
+    // A WebSocket frame's header, before its payload: every state from FRAME_OPCODE on.
+    private static final int FRAME_OPCODE = 7;
+    private static final int FRAME_LENGTH = 8;
+    private static final int FRAME_LENGTH_16 = 9;
 
     private final EngineIoSessions sessions;
     private final Target target;
