@@ -18,7 +18,10 @@ public final class Affinity {
     private boolean engineIoHandshake;
     private boolean engineIoWebSocket;
 
-    /** Chooses among {@code group}'s routable targets, never one of {@code tried}; null when none is left. */
+    /**
+     * Chooses among {@code group}'s routable targets, never one of {@code tried}; null when none is
+     * left. Removes the group's sticky cookie from {@code request} unless it is to be forwarded.
+     */
     public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
         Snapshot snap = group.snapshot();
         StickinessSettings stickiness = group.settings().stickiness();
@@ -33,6 +36,11 @@ public final class Affinity {
         if (stickiness.usesCookie()) {
             LbCookie.Match m = group.cookie().match(request.headers().getAll(HttpHeaderNames.COOKIE), snap,
                                                     System.currentTimeMillis());
+            if (!stickiness.forwardCookie()) {
+                // Read, it is of no use to the target. A retry finds it gone and chooses as for a
+                // client without one: the cookie's target was tried first, or was not routable.
+                CookieHeaders.stripCookie(request.headers(), group.cookie().name());
+            }
             Target t = m.target();
             if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
                 setCookie = m.renew();

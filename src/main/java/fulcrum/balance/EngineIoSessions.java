@@ -2,7 +2,6 @@ package fulcrum.balance;
 
 import io.netty.buffer.ByteBuf;
 
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -18,8 +17,6 @@ public final class EngineIoSessions {
     private static final long DEFAULT_IDLE_MS = 25_000 + 20_000;
     /** Slack over ping interval + timeout, so a session is never forgotten while its client still polls. */
     private static final long MARGIN_MS = 5_000;
-    private static final int SCAN_LIMIT = 1024;
-    private static final byte[] SID_KEY = "\"sid\":\"".getBytes(StandardCharsets.US_ASCII);
 
     private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
     private final int maxSessions;
@@ -56,34 +53,52 @@ public final class EngineIoSessions {
     }
 
     /**
-     * Learns the session a handshake response opened on {@code target}: {@code body} is the start
-     * of the response body (not consumed). Returns the sid, or null when it holds no handshake.
+     * A scanner for the handshake response a target is sending on {@code target}'s connection:
+     * feed it every body piece, in order, until it says it is done.
+     */
+    public EngineIoHandshake handshake(Target target) {
+        return new EngineIoHandshake(this, target, false);
+    }
+
+    /**
+     * A scanner for the bytes a target sends over a WebSocket-first Engine.IO tunnel: its first
+     * frame is the open packet (a text frame, unmasked as from a server). Feed it the raw bytes
+     * the target sends, in order, until it says it is done.
+     */
+    public EngineIoHandshake webSocketHandshake(Target target) {
+        return new EngineIoHandshake(this, target, true);
+    }
+
+    /**
+     * Learns the session a handshake response opened on {@code target} from one piece that holds
+     * the whole handshake ({@code body} is not consumed). Returns the sid, or null. A handshake
+     * that arrives in pieces needs {@link #handshake(Target)}.
      */
     public String learn(ByteBuf body, Target target, long nowNanos) {
-        int from = body.readerIndex();
-        int to = Math.min(body.writerIndex(), from + SCAN_LIMIT);
-        int key = indexOf(body, from, to, SID_KEY);
-        if (key < 0) {
-            return null;
-        }
-        int start = key + SID_KEY.length;
-        int end = body.indexOf(start, to, (byte) '"');
-        if (end <= start || end - start > 128) {
-            return null;
-        }
-        String sid = body.toString(start, end - start, StandardCharsets.US_ASCII);
-        long interval = number(body, from, to, "\"pingInterval\":");
-        long timeout = number(body, from, to, "\"pingTimeout\":");
-        long idleMs = interval > 0 && timeout > 0 ? interval + timeout : DEFAULT_IDLE_MS;
+        return EngineIoHandshake.once(handshake(target), body, nowNanos);
+    }
+
+    /**
+     * Learns the session a WebSocket-first handshake opened from one piece that holds its whole
+     * first frame ({@code frames} is not consumed). Returns the sid, or null. A frame that arrives
+     * in pieces needs {@link #webSocketHandshake(Target)}.
+     */
+    public String learnFromFrame(ByteBuf frames, Target target, long nowNanos) {
+        return EngineIoHandshake.once(webSocketHandshake(target), frames, nowNanos);
+    }
+
+    /** Remembers {@code sid} on {@code target}; false when the table is full. */
+    boolean remember(String sid, long intervalMs, long timeoutMs, Target target, long nowNanos) {
+        long idleMs = intervalMs > 0 && timeoutMs > 0 ? intervalMs + timeoutMs : DEFAULT_IDLE_MS;
         if (sessions.size() >= maxSessions) {
             sweep(nowNanos);
             if (sessions.size() >= maxSessions) {
                 refused.incrementAndGet();
-                return null;
+                return false;
             }
         }
         sessions.put(sid, new Session(target, (idleMs + MARGIN_MS) * 1_000_000L, nowNanos));
-        return sid;
+        return true;
     }
 
     public void forget(String sid) {
@@ -136,63 +151,5 @@ public final class EngineIoSessions {
     public static boolean isWebSocketHandshake(String uri) {
         int q = uri.indexOf('?');
         return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf("transport=websocket", q) >= 0 && sid(uri) == null;
-    }
-
-    /**
-     * Learns the session a WebSocket-first handshake opened: {@code frames} holds the first bytes
-     * the target sent over the tunnel, whose first frame is the Engine.IO open packet (a text
-     * frame, unmasked as from a server). Returns the sid, or null when it is not there.
-     */
-    public String learnFromFrame(ByteBuf frames, Target target, long nowNanos) {
-        int i = frames.readerIndex();
-        if (frames.readableBytes() < 2 || (frames.getByte(i) & 0x0f) != 1) {
-            return null;
-        }
-        int len = frames.getByte(i + 1) & 0x7f;
-        int header = 2;
-        if (len == 126) {
-            if (frames.readableBytes() < 4) {
-                return null;
-            }
-            len = frames.getUnsignedShort(i + 2);
-            header = 4;
-        } else if (len == 127) {
-            return null; // an open packet is never that long
-        }
-        if (frames.readableBytes() < header + Math.min(len, 16)) {
-            return null;
-        }
-        int available = Math.min(len, frames.readableBytes() - header);
-        return learn(frames.slice(i + header, available), target, nowNanos);
-    }
-
-    private static long number(ByteBuf b, int from, int to, String key) {
-        int at = indexOf(b, from, to, key.getBytes(StandardCharsets.US_ASCII));
-        if (at < 0) {
-            return -1;
-        }
-        long v = 0;
-        int digits = 0;
-        for (int i = at + key.length(); i < to && digits < 10; i++, digits++) {
-            byte c = b.getByte(i);
-            if (c < '0' || c > '9') {
-                break;
-            }
-            v = v * 10 + (c - '0');
-        }
-        return digits == 0 ? -1 : v;
-    }
-
-    private static int indexOf(ByteBuf b, int from, int to, byte[] needle) {
-        outer:
-        for (int i = from; i <= to - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (b.getByte(i + j) != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
     }
 }

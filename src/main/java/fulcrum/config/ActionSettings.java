@@ -18,14 +18,14 @@ import java.util.Set;
 public sealed interface ActionSettings {
 
     /** To one target group, or spread by weight over several, optionally keeping a client in one. */
-    record Forward(List<WeightedGroup> targetGroups, Duration stickiness, String cookieName, String secret)
-            implements ActionSettings {
+    record Forward(List<WeightedGroup> targetGroups, Duration stickiness, String cookieName, String secret,
+                   boolean forwardCookie) implements ActionSettings {
         public Forward {
             targetGroups = List.copyOf(targetGroups);
         }
 
         static Forward to(String group) {
-            return new Forward(List.of(new WeightedGroup(group, 1)), null, null, null);
+            return new Forward(List.of(new WeightedGroup(group, 1)), null, null, null, false);
         }
     }
 
@@ -131,7 +131,7 @@ public sealed interface ActionSettings {
         if (secret != null && secret.length() < 16) {
             throw r.error("secret", "(" + secret.length() + " characters)", "at least 16 characters");
         }
-        return new Forward(out, stickiness, cookieName, secret);
+        return new Forward(out, stickiness, cookieName, secret, r.bool("forward-cookie"));
     }
 
     private static WeightedGroup weightedGroup(String key, ConfigValue item, Set<String> groups) {

@@ -4,7 +4,7 @@ import java.time.Duration;
 
 /** How a target group keeps a client's session on one target. */
 public record StickinessSettings(boolean enabled, Type type, String cookieName, Duration duration,
-                                 String secret, String sameSite, int maxSessions) {
+                                 String secret, String sameSite, int maxSessions, boolean forwardCookie) {
 
     public enum Type {
         /** The balancer's own signed cookie. */
@@ -30,7 +30,7 @@ public record StickinessSettings(boolean enabled, Type type, String cookieName, 
         }
         return new StickinessSettings(r.bool("enabled"), r.enumeration("type", Type.class), cookieName,
                                       r.duration("duration", false), secret, sameSite,
-                                      r.integer("max-sessions", 1, 100_000_000));
+                                      r.integer("max-sessions", 1, 100_000_000), r.bool("forward-cookie"));
     }
 
     static boolean isToken(String s) {

@@ -52,6 +52,7 @@ interface Action {
         private final int[] cumulative;
         private final long[] tokens;
         private final GroupCookie cookie;
+        private final boolean forwardCookie;
         private final String describe;
 
         Weighted(ActionSettings.Forward f, Map<String, TargetGroup> byName, boolean tls, byte[] secret) {
@@ -64,6 +65,7 @@ interface Action {
                      : new GroupCookie(f.cookieName(), f.stickiness(),
                                        f.secret() != null ? f.secret().getBytes(java.nio.charset.StandardCharsets.UTF_8)
                                                           : secret, tls);
+            forwardCookie = f.forwardCookie();
             List<String> parts = new ArrayList<>();
             int total = 0;
             for (int i = 0; i < n; i++) {
@@ -86,6 +88,9 @@ interface Action {
             }
             long now = System.currentTimeMillis();
             int m = cookie.match(r.request.headers(), tokens, now);
+            if (!forwardCookie) {
+                cookie.strip(r.request.headers());
+            }
             if (m >= 0 && m < GroupCookie.RENEW) {
                 return decisions[m];
             }

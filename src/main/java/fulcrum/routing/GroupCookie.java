@@ -1,5 +1,6 @@
 package fulcrum.routing;
 
+import fulcrum.balance.CookieHeaders;
 import fulcrum.balance.SignedCookie;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -30,6 +31,11 @@ final class GroupCookie {
     /** A Set-Cookie value that keeps the client in the group with {@code token}. */
     String setCookie(long token, long nowMillis) {
         return cookie.setCookie(token, secure, nowMillis);
+    }
+
+    /** Removes this cookie from the request's Cookie fields: the targets have no use for it. */
+    void strip(HttpHeaders headers) {
+        CookieHeaders.stripCookie(headers, cookie.name());
     }
 
     /**

@@ -130,6 +130,211 @@ class EngineIoSessionsTest {
         assertTrue(perSession < 300, perSession + " bytes per session");
     }
 
+    /** Every one of these says: session SID, pingInterval 1000, pingTimeout 2000 (idle 8 s with the slack). */
+    private static final String SID = "lv_VI97HAXpY6yYWAAAC";
+    private static final String[] HANDSHAKES = {
+        "0{\"sid\":\"" + SID + "\",\"upgrades\":[\"websocket\"],\"pingInterval\":1000,\"pingTimeout\":2000,"
+        + "\"maxPayload\":1000000}",
+        "96:0{\"sid\":\"" + SID + "\",\"upgrades\":[\"websocket\"],\"pingInterval\":1000,\"pingTimeout\":2000}2:40",
+        "\u0000\u0009\u0006\u00ff0{\"sid\":\"" + SID + "\",\"pingInterval\":1000,\"pingTimeout\":2000}",
+        "0{\"pingInterval\":1000,\"upgrades\":[],\"pingTimeout\":2000,\"sid\":\"" + SID + "\",\"maxPayload\":1}",
+        // Decoys: "sid" as a value, and "sid":"..." inside another string.
+        "0{\"upgrades\":[\"sid\"],\"note\":\"\\\"sid\\\":\\\"fake\",\"sid\" : \"" + SID
+        + "\", \"pingInterval\": 1000, \"pingTimeout\": 2000}",
+    };
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    /**
+     * Feeds {@code b} cut at {@code cuts} (ascending), each piece behind a few bytes the scanner
+     * must not look at; returns whether the scanner said it was done by the last piece.
+     */
+    private static boolean feed(EngineIoHandshake h, byte[] b, int... cuts) {
+        boolean done = false;
+        int from = 0;
+        for (int i = 0; i <= cuts.length; i++) {
+            int to = i < cuts.length ? cuts[i] : b.length;
+            byte[] skipped = bytes("\"sid\":\"no\"}");
+            ByteBuf piece = Unpooled.buffer().writeBytes(skipped).writeBytes(b, from, to - from);
+            piece.readerIndex(skipped.length);
+            int end = piece.writerIndex();
+            try {
+                boolean d = h.feed(piece, 0);
+                assertFalse(done && !d, "once done, always done");
+                done = d;
+                assertEquals(skipped.length, piece.readerIndex(), "the piece is left for the client");
+                assertEquals(end, piece.writerIndex());
+            } finally {
+                piece.release();
+            }
+            from = to;
+        }
+        return done;
+    }
+
+    /** {@code s} holds {@link #SID} on {@code t} with an idle time of 1000 + 2000 ms + 5 s. */
+    private static void assertLearnt(EngineIoSessions s, EngineIoHandshake h, Target t, String what) {
+        assertEquals(SID, h.sid(), what);
+        assertEquals(1, s.size(), what);
+        assertSame(t, s.lookup(SID, 7_500_000_000L), what + ": idle 8 s, not less");
+        assertNull(s.lookup(SID, 7_500_000_000L + 8_500_000_000L), what + ": idle 8 s, not more");
+    }
+
+    @Test
+    void learnsAHandshakeSplitAnywhere() {
+        Target a = group(100).snapshot().all().get(0);
+        for (String body : HANDSHAKES) {
+            byte[] b = bytes(body);
+            for (int cut = 0; cut <= b.length; cut++) {
+                EngineIoSessions s = new EngineIoSessions(10);
+                EngineIoHandshake h = s.handshake(a);
+                String what = "cut at " + cut + " of " + body;
+                assertTrue(feed(h, b, cut), what);
+                assertLearnt(s, h, a, what);
+            }
+            for (int i = 0; i <= b.length; i++) {
+                for (int j = i; j <= b.length; j++) {
+                    EngineIoSessions s = new EngineIoSessions(10);
+                    EngineIoHandshake h = s.handshake(a);
+                    assertTrue(feed(h, b, i, j), "cuts at " + i + ", " + j + " of " + body);
+                    assertEquals(SID, h.sid(), "cuts at " + i + ", " + j + " of " + body);
+                }
+            }
+            EngineIoSessions s = new EngineIoSessions(10);
+            EngineIoHandshake h = s.handshake(a);
+            int[] everyByte = new int[b.length];
+            for (int i = 0; i < b.length; i++) {
+                everyByte[i] = i;
+            }
+            assertTrue(feed(h, b, everyByte), "1-byte pieces of " + body);
+            assertLearnt(s, h, a, "1-byte pieces of " + body);
+        }
+    }
+
+    @Test
+    void aHandshakeWithoutPingSettingsGetsTheDefaults() {
+        Target a = group(100).snapshot().all().get(0);
+        byte[] b = bytes("0{\"sid\":\"" + SID + "\",\"upgrades\":[]}");
+        for (int cut = 0; cut <= b.length; cut++) {
+            EngineIoSessions s = new EngineIoSessions(10);
+            EngineIoHandshake h = s.handshake(a);
+            assertTrue(feed(h, b, cut), "the closing brace ends it");
+            assertEquals(SID, h.sid());
+            assertSame(a, s.lookup(SID, 49 * S), "25 s + 20 s + 5 s");
+            assertNull(s.lookup(SID, 49 * S + 51 * S));
+        }
+    }
+
+    @Test
+    void theScanIsBounded() {
+        Target a = group(100).snapshot().all().get(0);
+        EngineIoSessions s = new EngineIoSessions(10);
+        // Past SCAN_LIMIT: given up after exactly that many bytes, nothing learnt.
+        byte[] late = bytes("0{\"pad\":\"" + "x".repeat(EngineIoHandshake.SCAN_LIMIT) + "\",\"sid\":\"" + SID
+                            + "\",\"pingInterval\":1000,\"pingTimeout\":2000}");
+        EngineIoHandshake h = s.handshake(a);
+        int fed = 0;
+        while (!feed(h, new byte[] {late[fed]})) {
+            fed++;
+        }
+        assertEquals(EngineIoHandshake.SCAN_LIMIT - 1, fed);
+        assertNull(h.sid());
+        // A sid longer than any real one (128 bytes), split or not.
+        byte[] longSid = bytes("0{\"sid\":\"" + "s".repeat(129) + "\",\"pingInterval\":1000,\"pingTimeout\":2000}");
+        assertTrue(feed(s.handshake(a), longSid));
+        assertTrue(feed(s.handshake(a), longSid, 60));
+        // No handshake: an answer that ends without one is never done; a JSON object without a sid is.
+        EngineIoHandshake ok = s.handshake(a);
+        assertFalse(feed(ok, bytes("ok")));
+        assertNull(ok.sid());
+        assertTrue(feed(s.handshake(a), bytes("{\"error\":\"sid\"}")));
+        assertTrue(feed(s.handshake(a), bytes("0{\"sid\":\"\",\"pingInterval\":1000}")), "an empty sid");
+        assertEquals(0, s.size());
+        // Done means done: a second handshake fed after the first is not looked at.
+        EngineIoHandshake twice = s.handshake(a);
+        assertTrue(feed(twice, bytes(HANDSHAKES[0])));
+        assertTrue(feed(twice, bytes("0{\"sid\":\"other\",\"pingInterval\":1000,\"pingTimeout\":2000}")));
+        assertEquals(SID, twice.sid());
+        assertEquals(1, s.size());
+    }
+
+    @Test
+    void aFullTableLearnsNothing() {
+        Target a = group(100).snapshot().all().get(0);
+        EngineIoSessions s = new EngineIoSessions(1);
+        assertTrue(feed(s.handshake(a), bytes(HANDSHAKES[0])));
+        EngineIoHandshake refused = s.handshake(a);
+        assertTrue(feed(refused, bytes(HANDSHAKES[0].replace(SID, "another")), 20));
+        assertNull(refused.sid());
+        assertEquals(1, s.refused());
+    }
+
+    /** A server's text frame holding {@code payload}, then a second frame ("40", the Socket.IO connect). */
+    private static byte[] frames(String payload) {
+        byte[] p = bytes(payload);
+        ByteBuf b = Unpooled.buffer().writeByte(0x81);
+        if (p.length < 126) {
+            b.writeByte(p.length);
+        } else {
+            b.writeByte(126).writeShort(p.length);
+        }
+        b.writeBytes(p).writeByte(0x81).writeByte(2).writeBytes(bytes("40"));
+        try {
+            return io.netty.buffer.ByteBufUtil.getBytes(b);
+        } finally {
+            b.release();
+        }
+    }
+
+    @Test
+    void learnsFromAWebSocketFrameSplitAnywhere() {
+        Target a = group(100).snapshot().all().get(0);
+        String open = "0{\"sid\":\"" + SID + "\",\"upgrades\":[],\"pingInterval\":1000,\"pingTimeout\":2000}";
+        String longOpen = "0{\"pad\":\"" + "p".repeat(200) + "\",\"pingTimeout\":2000,\"sid\":\"" + SID
+                          + "\",\"pingInterval\":1000}";
+        for (String payload : new String[] {open, longOpen}) {
+            byte[] b = frames(payload);
+            for (int cut = 0; cut <= b.length; cut++) {
+                EngineIoSessions s = new EngineIoSessions(10);
+                EngineIoHandshake h = s.webSocketHandshake(a);
+                String what = "cut at " + cut + " of a " + payload.length() + "-byte frame";
+                assertTrue(feed(h, b, cut), what);
+                assertLearnt(s, h, a, what);
+            }
+            EngineIoSessions s = new EngineIoSessions(10);
+            EngineIoHandshake h = s.webSocketHandshake(a);
+            int[] everyByte = new int[b.length];
+            for (int i = 0; i < b.length; i++) {
+                everyByte[i] = i;
+            }
+            assertTrue(feed(h, b, everyByte));
+            assertLearnt(s, h, a, "1-byte pieces of a " + payload.length() + "-byte frame");
+        }
+    }
+
+    @Test
+    void aWebSocketScanEndsWithTheFirstFrame() {
+        Target a = group(100).snapshot().all().get(0);
+        EngineIoSessions s = new EngineIoSessions(10);
+        // The open packet cut short by its frame's end: the sid it holds is learnt, with default pings.
+        String open = "0{\"sid\":\"" + SID + "\",\"pingInterval\":1000,\"pingTimeout\":2000}";
+        byte[] cut = frames(open);
+        cut[1] = (byte) (open.indexOf(",\"ping"));
+        EngineIoHandshake h = s.webSocketHandshake(a);
+        assertTrue(feed(h, cut, 3));
+        assertEquals(SID, h.sid());
+        assertSame(a, s.lookup(SID, 49 * S));
+        // Binary, compressed (RSV1), masked, or too long for an open packet: not read.
+        for (int[] head : new int[][] {{0x82, 2}, {0xc1, 2}, {0x81, 0x82}, {0x81, 127}, {0x88, 2}}) {
+            EngineIoHandshake other = s.webSocketHandshake(a);
+            assertTrue(feed(other, new byte[] {(byte) head[0], (byte) head[1], '0', '{'}), Integer.toHexString(head[0]));
+            assertNull(other.sid());
+        }
+        assertEquals(1, s.size());
+    }
+
     private static long usedHeap() {
         for (int i = 0; i < 3; i++) {
             System.gc();

@@ -91,6 +91,17 @@ class SettingsTest {
     }
 
     @Test
+    void theStickyCookieIsNotForwardedUnlessAsked() throws IOException {
+        assertFalse(FulcrumSettings.load(write(VALID)).targetGroups().get("chat").stickiness().forwardCookie());
+        FulcrumSettings s = FulcrumSettings.load(write(VALID.replace(
+                "stickiness.enabled = true", "stickiness { enabled = true, forward-cookie = true }")));
+        assertTrue(s.targetGroups().get("chat").stickiness().forwardCookie());
+        String m = error(VALID.replace("stickiness.enabled = true", "stickiness { enabled = true, forward-cookie = yes-ish }"));
+        assertEquals("fulcrum.target-groups.chat.stickiness.forward-cookie: yes-ish (expected: true or false) at "
+                     + dir.resolve("fulcrum.conf") + ":8", m);
+    }
+
+    @Test
     void wrongTypeNamesWhatWasExpected() throws IOException {
         String m = error(VALID.replace("stickiness.enabled = true", "stickiness.enabled = maybe"));
         assertEquals("fulcrum.target-groups.chat.stickiness.enabled: maybe (expected: true or false) at "

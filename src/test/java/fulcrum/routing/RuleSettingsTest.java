@@ -95,6 +95,8 @@ class RuleSettingsTest {
                     "fulcrum.listeners[0].rules[0].action.forward.target-groups", "at least one weight above 0", 3);
         assertError(error("{ priority = 1, action.forward { target-groups = [web], stickiness = forever } }"),
                     "fulcrum.listeners[0].rules[0].action.forward.stickiness", "a duration", 3);
+        assertError(error("{ priority = 1, action.forward { target-groups = [web], stickiness = 1h, forward-cookie = 1s } }"),
+                    "fulcrum.listeners[0].rules[0].action.forward.forward-cookie", "true or false", 3);
         assertError(error("{ priority = 1, action.redirect { status = 307, protocol = https } }"),
                     "fulcrum.listeners[0].rules[0].action.redirect.status", "between 301 and 302", 3);
         assertError(error("{ priority = 1, action.redirect { protocol = ftp } }"),
