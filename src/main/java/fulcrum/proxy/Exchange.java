@@ -1,6 +1,7 @@
 package fulcrum.proxy;
 
 import fulcrum.balance.Affinity;
+import fulcrum.balance.EngineIoHandshake;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.TargetGroupSettings;
@@ -100,8 +101,8 @@ final class Exchange {
     private boolean informational;
     /** The client connection closes once this exchange's response is sent. */
     private boolean closeClient;
-    /** The response body carries an Engine.IO handshake whose sid is still to be learnt. */
-    private boolean learnSid;
+    /** Reads the Engine.IO handshake in the response body, however it is split; null when none is awaited. */
+    private EngineIoHandshake handshake;
     private long lastBackendActivity;
     private long sentNanos;
     private long responseNanos;
@@ -403,7 +404,7 @@ final class Exchange {
         responseStarted(Phase.RESPONDING, code);
         backendKeepAlive = HttpUtil.isKeepAlive(res) && delimitedByFraming(res, code);
         if (affinity.engineIoHandshake() && code == 200) {
-            learnSid = true;
+            handshake = group.engineIo().handshake(target);
         } else if (affinity.sid() != null && code == 400) {
             group.engineIo().forget(affinity.sid()); // the target no longer knows the session
         }
@@ -457,9 +458,8 @@ final class Exchange {
             }
             return;
         }
-        if (learnSid && c.content().isReadable()) {
-            learnSid = false;
-            group.engineIo().learn(c.content(), target, System.nanoTime());
+        if (handshake != null && handshake.feed(c.content(), System.nanoTime())) {
+            handshake = null;
         }
         bytesSent += c.content().readableBytes();
         client.write(c);

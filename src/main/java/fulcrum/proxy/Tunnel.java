@@ -1,5 +1,6 @@
 package fulcrum.proxy;
 
+import fulcrum.balance.EngineIoHandshake;
 import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.Target;
 import io.netty.buffer.ByteBuf;
@@ -24,7 +25,8 @@ final class Tunnel {
     private boolean backendFlush;
     private boolean closed;
     private final Origin origin;
-    private EngineIoSessions sessions;
+    /** Reads the first frame from the target for the Engine.IO sid, however it is split; null when done or none. */
+    private EngineIoHandshake handshake;
     private final long startNanos = System.nanoTime();
     private long fromClient;
     private long fromBackend;
@@ -46,7 +48,7 @@ final class Tunnel {
 
     /** The tunnel opens an Engine.IO session: its first frame from the target names it. */
     void learnSessionInto(EngineIoSessions sessions) {
-        this.sessions = sessions;
+        this.handshake = sessions.webSocketHandshake(target);
     }
 
     void fromClient(Object msg) {
@@ -77,9 +79,8 @@ final class Tunnel {
         }
         frontend.touch();
         fromBackend += ((ByteBuf) msg).readableBytes();
-        if (sessions != null) {
-            sessions.learnFromFrame((ByteBuf) msg, target, System.nanoTime());
-            sessions = null;
+        if (handshake != null && handshake.feed((ByteBuf) msg, System.nanoTime())) {
+            handshake = null;
         }
         toClient.feed((ByteBuf) msg);
         client.write(msg, client.voidPromise());
