@@ -771,12 +771,24 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
-    /** The index of the LF ending the current line, or -1 while it has not all arrived. */
+    /**
+     * The index of the LF ending the current line, or -1 while it has not all arrived. A CR
+     * followed by anything but LF is rejected as soon as that byte is here: no parser agrees on
+     * what a bare CR ends, and a client that sends one may never send the LF we would wait for.
+     * Bytes before {@link #scanned} are known to hold neither LF nor CR, so each byte is looked
+     * at once however slowly the line arrives.
+     */
     private int findLf(ByteBuf in) {
         int from = in.readerIndex() + scanned;
         int to = in.writerIndex();
         int lf = in.indexOf(from, to, LF);
-        scanned = lf < 0 ? to - in.readerIndex() : 0;
+        int crEnd = lf < 0 ? to : lf - 1;
+        int cr = crEnd > from ? in.indexOf(from, crEnd, CR) : -1;
+        if (cr >= 0 && cr < to - 1) {
+            throw fail("CR not followed by LF");
+        }
+        // A CR as the last byte so far may be half of a CRLF: look at it again with the next byte.
+        scanned = lf >= 0 ? 0 : (cr >= 0 ? cr : to) - in.readerIndex();
         return lf;
     }
 

@@ -193,6 +193,52 @@ class RequestDecoderTest {
         assertEquals(400, d.get(1).rejected.status().code());
     }
 
+    /**
+     * A CR that is not followed by LF ends no line: the decoder must say 400 as soon as the byte
+     * after it arrives, not wait for an LF that a hanging client never sends.
+     */
+    @Test
+    void bareCrIsRejectedAsSoonAsTheNextByteIsNotLf() {
+        String chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+        String[] prefixes = {
+            "GET / HTTP/1.1\r",                              // request line
+            "GET /a\r",                                      // request line, inside the target
+            "GET / HTTP/1.1\r\nHost: a\r",                   // header line
+            "GET / HTTP/1.1\r\nX-A: b\rc",                    // inside a header value
+            chunked + "5\r",                                 // chunk-size line
+            chunked + "5;a=b\r",                             // chunk extension
+            chunked + "5\r\nhello\r\n0\r\nX-T: 1\r",          // trailer line
+        };
+        for (String prefix : prefixes) {
+            for (DesyncMode mode : DesyncMode.values()) {
+                EmbeddedChannel ch = Wire.channel(mode);
+                List<Decoded> d = Wire.feed(ch, ascii(prefix), 1);
+                assertTrue(d.stream().allMatch(x -> x.rejected == null), () -> prefix + ": " + Wire.signatures(d));
+                // The CR may still be the first half of a CRLF: nothing is decided yet.
+                ch.writeInbound(Unpooled.copiedBuffer(ascii("X")));
+                Wire.drain(ch, d);
+                Decoded last = d.get(d.size() - 1);
+                assertNotNull(last.rejected, () -> mode + " " + prefix.replace("\r", "\\r") + ": " + Wire.signatures(d));
+                assertEquals(400, last.rejected.status().code());
+                assertEquals(DesyncClass.SEVERE, last.rejected.desyncClass());
+                assertEquals("CR not followed by LF", last.rejected.reason());
+                Wire.finish(ch);
+            }
+            // In one buffer the same bytes get the same answer.
+            assertRejected(Wire.limits(DesyncMode.MONITOR), prefix + "X\r\n\r\n", 400);
+        }
+    }
+
+    @Test
+    void crAsTheLastByteWaitsForTheNext() {
+        EmbeddedChannel ch = Wire.channel(DesyncMode.DEFENSIVE);
+        List<Decoded> d = Wire.feed(ch, ascii("GET / HTTP/1.1\r\nHost: a\r"), 1);
+        assertTrue(d.isEmpty());
+        Wire.feed(ch, ascii("\n\r\n"), 1).forEach(d::add);
+        assertEquals(DesyncClass.COMPLIANT, Wire.request(Wire.single(d)).desyncClass());
+        Wire.finish(ch);
+    }
+
     @Test
     void rejectionDiscardsEverythingAfterIt() {
         EmbeddedChannel ch = Wire.channel(DesyncMode.DEFENSIVE);
