@@ -61,7 +61,7 @@ class DesyncEndToEndTest {
 
     @Test
     void corpusIsComplete() throws IOException {
-        assertEquals(111, cases().size());
+        assertEquals(127, cases().size());
     }
 
     @TestFactory
