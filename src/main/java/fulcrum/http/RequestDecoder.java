@@ -47,7 +47,8 @@ import java.util.List;
  * accept it), but the request is {@link DesyncClass#AMBIGUOUS}: an intermediary in front of us
  * that only splits on CRLF would see one header where we see two, which is a desync vector, so
  * the connection is closed after it (and STRICTEST rejects it). Inside chunked framing, where no
- * client has an excuse, only CRLF is accepted.
+ * client has an excuse, only CRLF is accepted. A CR not followed by LF is rejected everywhere, as
+ * soon as the byte after it arrives.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     private static final HttpHeadersFactory HEADERS =
