@@ -1,7 +1,10 @@
 package fulcrum.http;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.util.AsciiString;
 import io.netty.util.ByteProcessor;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Byte classes of RFC 9110/9112, as {@link ByteProcessor}s so that a whole field is checked in
@@ -33,9 +36,18 @@ final class Bytes {
 
     /**
      * Visible ASCII, what a request target is made of (RFC 3986 has no raw whitespace, controls
-     * or bytes above 0x7E).
+     * or bytes above 0x7E). The decoder's slow path also takes SP and obs-text.
      */
     static final ByteProcessor TARGET = b -> b > 0x20 && b < 0x7f;
+
+    /** {@link #TARGET} as a table over 0..127. */
+    static final boolean[] TARGET_TABLE = new boolean[128];
+
+    static {
+        for (int i = 0x21; i < 0x7f; i++) {
+            TARGET_TABLE[i] = true;
+        }
+    }
 
     /**
      * Field value bytes: VCHAR, obs-text (negative as a Java byte), SP and HTAB. Everything else
@@ -94,20 +106,86 @@ final class Bytes {
         };
     }
 
-    /** Whether {@code name}'s letters, lower-cased and without anything else, spell {@code letters}. */
-    static boolean sameLetters(byte[] name, String letters) {
+    /**
+     * Whether a name is a framing header's letters with other bytes around or between them, as a
+     * parser that skips or folds odd bytes could read it (http_desync_guardian's SameLetters).
+     * The UTF-8 long s and dotless i count as s and i: some parsers upper-case them to ASCII.
+     *
+     * @param prefix whether letters may follow ("Transfer-Encoding x": some parsers stop at the space)
+     */
+    static boolean resemblesFramingName(byte[] name, boolean prefix) {
+        return sameLetters(name, "transferencoding", prefix) || sameLetters(name, "contentlength", prefix);
+    }
+
+    private static boolean sameLetters(byte[] name, String letters, boolean prefix) {
         int j = 0;
-        for (byte b : name) {
+        for (int i = 0; i < name.length; i++) {
+            byte b = name[i];
             int lower = b | 0x20;
-            if (lower < 'a' || lower > 'z') {
+            if (b == (byte) 0xc5 && i + 1 < name.length && name[i + 1] == (byte) 0xbf) {
+                lower = 's';
+                i++;
+            } else if (b == (byte) 0xc4 && i + 1 < name.length && name[i + 1] == (byte) 0xb1) {
+                lower = 'i';
+                i++;
+            } else if (lower < 'a' || lower > 'z') {
                 continue;
             }
-            if (j == letters.length() || letters.charAt(j++) != lower) {
+            if (j == letters.length()) {
+                return prefix;
+            }
+            if (letters.charAt(j++) != lower) {
                 return false;
             }
         }
         return j == letters.length();
     }
+
+    /** Whether the bytes spell Content-Length, Transfer-Encoding or Host, in any case. */
+    static boolean isFramingOrHost(ByteBuf in, int start, int length) {
+        return equalsIgnoreCase(in, start, length, HttpHeaderNames.CONTENT_LENGTH)
+                || equalsIgnoreCase(in, start, length, HttpHeaderNames.TRANSFER_ENCODING)
+                || equalsIgnoreCase(in, start, length, HttpHeaderNames.HOST);
+    }
+
+    private static boolean equalsIgnoreCase(ByteBuf in, int start, int length, AsciiString lowerName) {
+        if (length != lowerName.length()) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            if ((in.getByte(start + i) | 0x20) != lowerName.byteAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A request target's bytes as the String the request carries. Netty's encoder writes it
+     * back as UTF-8, so raw UTF-8 reaches the backend byte for byte; other bytes above 0x7F
+     * (Latin-1 and the like) would not survive that, and go percent-encoded instead.
+     */
+    static String targetText(ByteBuf in, int start, int length) {
+        if (in.forEachByte(start, length, b -> b >= 0) < 0) {
+            return in.toString(start, length, StandardCharsets.US_ASCII);
+        }
+        String utf8 = in.toString(start, length, StandardCharsets.UTF_8);
+        if (utf8.indexOf('\uFFFD') < 0) {
+            return utf8;
+        }
+        StringBuilder s = new StringBuilder(length + 16);
+        for (int i = start; i < start + length; i++) {
+            int b = in.getByte(i) & 0xff;
+            if (b < 0x80) {
+                s.append((char) b);
+            } else {
+                s.append('%').append(HEX_DIGITS[b >> 4]).append(HEX_DIGITS[b & 0xf]);
+            }
+        }
+        return s.toString();
+    }
+
+    private static final char[] HEX_DIGITS = "0123456789ABCDEF".toCharArray();
 
     private static final boolean[] HOST = new boolean[256];
 

@@ -9,14 +9,14 @@ public enum DesyncMode {
     MONITOR,
     /** Rejects {@link DesyncClass#SEVERE}; forwards {@link DesyncClass#AMBIGUOUS} and closes after it. */
     DEFENSIVE,
-    /** Rejects {@link DesyncClass#AMBIGUOUS} and {@link DesyncClass#SEVERE}. */
+    /** Forwards only {@link DesyncClass#COMPLIANT} requests, as ALB's strictest mode. */
     STRICTEST;
 
     boolean rejects(DesyncClass desyncClass) {
         return switch (this) {
             case MONITOR -> false;
             case DEFENSIVE -> desyncClass == DesyncClass.SEVERE;
-            case STRICTEST -> desyncClass.compareTo(DesyncClass.AMBIGUOUS) >= 0;
+            case STRICTEST -> desyncClass != DesyncClass.COMPLIANT;
         };
     }
 

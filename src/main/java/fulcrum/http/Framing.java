@@ -1,6 +1,7 @@
 package fulcrum.http;
 
 import io.netty.util.AsciiString;
+import java.util.List;
 
 /**
  * Parsing of the two fields that decide where a request ends. Both work on the bytes of one
@@ -69,6 +70,24 @@ final class Framing {
         }
     }
 
+    /**
+     * Transfer-Encoding values as one list without parameters: "gzip;x, chunked;y" becomes
+     * "gzip, chunked". Only for values {@link #transferEncoding} accepted.
+     */
+    static String withoutParameters(List<String> values) {
+        StringBuilder s = new StringBuilder();
+        for (String value : values) {
+            for (String element : value.split(",")) {
+                int semicolon = element.indexOf(';');
+                String coding = (semicolon < 0 ? element : element.substring(0, semicolon)).strip();
+                if (!coding.isEmpty()) {
+                    s.append(s.length() == 0 ? "" : ", ").append(coding);
+                }
+            }
+        }
+        return s.toString();
+    }
+
     static boolean isList(AsciiString value) {
         return value.indexOf(',', 0) >= 0;
     }
@@ -79,7 +98,8 @@ final class Framing {
      * chunked has none and may appear once, last (RFC 9112 6.1, 7).
      *
      * @param chunkedSoFar whether the codings seen in earlier fields ended in chunked
-     * @param elements receives the number of non-empty elements at index 0
+     * @param elements receives the number of non-empty elements at index 0, and at index 1 the
+     *                 number of chunked elements with parameters (which the caller removes)
      */
     static int transferEncoding(AsciiString value, boolean chunkedSoFar, int[] elements) {
         byte[] a = value.array();
@@ -112,7 +132,7 @@ final class Framing {
             }
             if (i < end && a[i] == ';') {
                 if (chunked) {
-                    return MALFORMED;
+                    elements[1]++;
                 }
                 // Parameters of another coding: we neither apply nor remove it, the backend does.
                 while (i < end && a[i] != ',') {

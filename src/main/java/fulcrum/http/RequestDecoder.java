@@ -47,7 +47,8 @@ import java.util.List;
  * accept it), but the request is {@link DesyncClass#AMBIGUOUS}: an intermediary in front of us
  * that only splits on CRLF would see one header where we see two, which is a desync vector, so
  * the connection is closed after it (and STRICTEST rejects it). Inside chunked framing, where no
- * client has an excuse, only CRLF is accepted.
+ * client has an excuse, only CRLF is accepted. A CR not followed by LF is rejected everywhere, as
+ * soon as the byte after it arrives.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     private static final HttpHeadersFactory HEADERS =
@@ -62,7 +63,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
 
     private final RequestLimits limits;
     private final DesyncMode mode;
-    private final int[] teElements = new int[1];
+    /** Transfer codings seen: [0] how many, [1] how many chunked with parameters. */
+    private final int[] teElements = new int[2];
     private ChannelHandlerContext ctx;
 
     private State state = State.REQUEST_LINE;
@@ -92,6 +94,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private boolean transferEncoding;
     private boolean chunkedLast;
     private boolean upgrade;
+    private boolean http09;
+    /** The last field line had a name that is not a token and was dropped. */
+    private boolean oddNameDropped;
     private long remaining;
     private long bodyBytes;
 
@@ -194,6 +199,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         state = State.HEADERS;
     }
 
+    /**
+     * method SP request-target SP HTTP-version (RFC 9112 3). Leniencies are those of ALB's
+     * acceptable class, each normalised so that the backend sees a strict request line: spaces
+     * inside the target (percent-encoded), whitespace after the version (dropped), no version at
+     * all (HTTP/0.9, served as HTTP/1.0), no target (served as "/").
+     */
     private void parseRequestLine(ByteBuf in, int start, int end) {
         int sp = in.indexOf(start, end, SP);
         if (sp < 0) {
@@ -205,21 +216,96 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         // RFC 9110 9.1: methods are case-sensitive; "get" is a valid, different method that the
         // backend may answer with 501. Forward it as it came.
         method = HttpMethod.valueOf(in.toString(start, sp - start, CharsetUtil.US_ASCII));
+        int lineEnd = end;
+        while (lineEnd > sp + 1 && Bytes.isOws(in.getByte(lineEnd - 1))) {
+            lineEnd--;
+        }
+        if (lineEnd < end) {
+            note(DesyncClass.ACCEPTABLE, "whitespace after the HTTP version");
+        }
         int targetStart = sp + 1;
-        int targetEnd = in.forEachByte(targetStart, end - targetStart, Bytes.TARGET);
-        if (targetEnd < 0) {
-            throw fail("request line has no HTTP version (HTTP/0.9)");
+        if (targetStart == lineEnd) {
+            throw fail("request line has no request target");
         }
-        if (targetEnd == targetStart) {
-            throw fail(in.getByte(targetEnd) == SP
-                    ? "more than one space between method and request target"
-                    : "whitespace or control byte in request target");
+        int versionSp = in.indexOf(lineEnd, targetStart, SP);
+        if (versionSp == targetStart && in.indexOf(targetStart + 1, lineEnd, SP) < 0
+                && isVersion(in, targetStart + 1, lineEnd)) {
+            // "GET  HTTP/1.1": an empty target, which ALB lets through; "/" is what it means.
+            note(DesyncClass.ACCEPTABLE, "empty request target served as /");
+            version = parseVersion(in, targetStart + 1, lineEnd);
+            uri = "/";
+            return;
         }
-        if (in.getByte(targetEnd) != SP) {
-            throw fail("whitespace or control byte in request target");
+        if (in.getByte(targetStart) == SP) {
+            throw fail("more than one space between method and request target");
         }
-        version = parseVersion(in, targetEnd + 1, end);
-        uri = parseTarget(in, targetStart, targetEnd);
+        int targetEnd;
+        if (versionSp < 0) {
+            // RFC 9112 2.3 leaves HTTP/0.9 behind; ALB serves it, so we do, as HTTP/1.0.
+            note(DesyncClass.ACCEPTABLE, "request line without HTTP version (HTTP/0.9) served as HTTP/1.0");
+            http09 = true;
+            version = HttpVersion.HTTP_1_0;
+            targetEnd = lineEnd;
+        } else {
+            if (in.getByte(versionSp - 1) == SP) {
+                throw fail("more than one space before the HTTP version");
+            }
+            version = parseVersion(in, versionSp + 1, lineEnd);
+            targetEnd = versionSp;
+        }
+        uri = parseTarget(targetBytes(in, targetStart, targetEnd));
+    }
+
+    /**
+     * The request target's bytes: visible ASCII (RFC 3986), raw UTF-8 or other obs-text, which
+     * clients send and ALB forwards, and SP, which becomes %20. Whitespace other than SP and
+     * control bytes are rejected: parsers disagree on where such a target ends.
+     */
+    private ByteBuf targetBytes(ByteBuf in, int start, int end) {
+        int odd = in.forEachByte(start, end - start, Bytes.TARGET);
+        if (odd < 0) {
+            return in.slice(start, end - start);
+        }
+        int spaces = 0;
+        for (int i = odd; i < end; i++) {
+            byte b = in.getByte(i);
+            if (b == SP) {
+                if (isVersionStart(in, i + 1, end)) {
+                    // "GET /a HTTP/1.1 HTTP/1.1": a request line built to be split two ways.
+                    throw fail("HTTP version inside request target");
+                }
+                spaces++;
+            } else if (b >= 0 && !Bytes.TARGET_TABLE[b]) {
+                throw fail(b == HTAB ? "whitespace in request target" : "control byte in request target");
+            }
+        }
+        if (spaces > 0) {
+            // Not a request-target character anywhere (RFC 9112 3.2), but unambiguous once the
+            // method and version are found; the backend gets it percent-encoded.
+            note(DesyncClass.ACCEPTABLE, "space in request target percent-encoded");
+            byte[] a = new byte[end - start + 2 * spaces];
+            for (int i = start, j = 0; i < end; i++) {
+                byte b = in.getByte(i);
+                if (b == SP) {
+                    a[j++] = '%';
+                    a[j++] = '2';
+                    a[j++] = '0';
+                } else {
+                    a[j++] = b;
+                }
+            }
+            return Unpooled.wrappedBuffer(a);
+        }
+        return in.slice(start, end - start);
+    }
+
+    private static boolean isVersion(ByteBuf in, int start, int end) {
+        return end - start == 8 && isVersionStart(in, start, end);
+    }
+
+    private static boolean isVersionStart(ByteBuf in, int start, int end) {
+        return end - start >= 5 && in.getByte(start) == 'H' && in.getByte(start + 1) == 'T'
+                && in.getByte(start + 2) == 'T' && in.getByte(start + 3) == 'P' && in.getByte(start + 4) == '/';
     }
 
     private HttpVersion parseVersion(ByteBuf in, int start, int end) {
@@ -234,6 +320,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         int major = in.getByte(start + 5) - '0';
         int minor = in.getByte(start + 7) - '0';
+        if (major == 0 && minor == 9) {
+            note(DesyncClass.ACCEPTABLE, "HTTP/0.9 served as HTTP/1.0");
+            http09 = true;
+            return HttpVersion.HTTP_1_0;
+        }
         if (major != 1) {
             // HTTP/2.0 here is a client speaking prior-knowledge h2 to an HTTP/1.1 listener.
             throw new Rejection(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
@@ -249,18 +340,20 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         return HttpVersion.HTTP_1_1;
     }
 
-    private String parseTarget(ByteBuf in, int start, int end) {
+    private String parseTarget(ByteBuf in) {
+        int start = in.readerIndex();
+        int end = in.writerIndex();
         byte first = in.getByte(start);
         int length = end - start;
         if (first == '/') {
-            return in.toString(start, length, CharsetUtil.US_ASCII);
+            return Bytes.targetText(in, start, length);
         }
         if (first == '*' && length == 1 && HttpMethod.OPTIONS.equals(method)) {
             return "*";
         }
         if (HttpMethod.CONNECT.equals(method)) {
             // authority-form; what a balancer does with CONNECT is the proxy's decision.
-            return in.toString(start, length, CharsetUtil.US_ASCII);
+            return Bytes.targetText(in, start, length);
         }
         int authorityStart = schemeEnd(in, start, end);
         if (authorityStart < 0) {
@@ -284,14 +377,17 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         byte[] a = new byte[authorityEnd - authorityStart];
         in.getBytes(authorityStart, a);
         authority = new AsciiString(a, false);
+        if (!Bytes.isHostValue(authority)) {
+            // It becomes the Host we send: the same bytes a Host field may hold.
+            throw fail("invalid authority in absolute-form request target");
+        }
         defaultPort = authorityStart - start == "https://".length() ? 443 : 80;
         // RFC 9112 3.2.2: a proxy forwards origin-form to an origin server; backends behind a
         // balancer are origin servers. The authority goes into Host (see finishHead).
-        note(DesyncClass.ACCEPTABLE, "absolute-form request target rewritten to origin-form");
         if (authorityEnd == end) {
             return "/";
         }
-        String rest = in.toString(authorityEnd, end - authorityEnd, CharsetUtil.US_ASCII);
+        String rest = Bytes.targetText(in, authorityEnd, end - authorityEnd);
         return rest.charAt(0) == '/' ? rest : "/" + rest;
     }
 
@@ -345,6 +441,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             foldLine(in, start, end);
         } else {
             flushPendingField();
+            oddNameDropped = false;
             if (++fieldCount > limits.maxHeaders()) {
                 throw tooLarge("too many header fields");
             }
@@ -358,16 +455,21 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (colon < 0) {
             throw fail("header line without colon");
         }
-        byte c = in.getByte(colon);
-        if (c != ':') {
-            if (in.indexOf(colon, end, (byte) ':') < 0) {
+        int nameEnd = colon;
+        if (in.getByte(colon) != ':') {
+            colon = in.indexOf(colon, end, (byte) ':');
+            if (colon < 0) {
                 throw fail("header line without colon");
             }
-            // RFC 9112 5.1: whitespace between name and colon MUST be rejected with 400; it is
-            // the classic "Transfer-Encoding : chunked" that half the parsers ignore.
-            throw fail(c == SP || c == HTAB
-                    ? "whitespace between header name and colon"
-                    : "header name is not a token");
+            nameEnd = colon;
+            while (nameEnd > start && Bytes.isOws(in.getByte(nameEnd - 1))) {
+                nameEnd--;
+            }
+            if (nameEnd == start || in.forEachByte(start, nameEnd - start, Bytes.TOKEN) >= 0) {
+                oddName(in, start, colon);
+                return;
+            }
+            spaceBeforeColon(in, start, nameEnd);
         }
         if (colon == start) {
             throw fail("empty header name");
@@ -380,7 +482,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         while (valueEnd > valueStart && Bytes.isOws(in.getByte(valueEnd - 1))) {
             valueEnd--;
         }
-        AsciiString name = fieldName(in, start, colon - start);
+        AsciiString name = fieldName(in, start, nameEnd - start);
         pendingName = name;
         pendingValue = fieldValue(in, valueStart, valueEnd, name);
         pendingHadControl = pendingValue == null;
@@ -390,11 +492,54 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     /**
+     * RFC 9112 5.1 says 400 for whitespace between a name and its colon, and ALB forwards it.
+     * Before a framing field or Host it is the classic "Transfer-Encoding : chunked" that half
+     * the parsers in front of us read and half ignore: no mode forwards that. Before any other
+     * name every parser agrees on the field, so it is forwarded without the whitespace.
+     */
+    private void spaceBeforeColon(ByteBuf in, int start, int nameEnd) {
+        int length = nameEnd - start;
+        if (Bytes.isFramingOrHost(in, start, length)) {
+            throw fail("whitespace between header name and colon");
+        }
+        note(DesyncClass.ACCEPTABLE, "whitespace between header name and colon");
+    }
+
+    /**
+     * A field whose name is not a token even without trailing whitespace (control bytes, obs-text,
+     * separators, inner spaces). No backend can use it, so it is dropped; ALB forwards such a
+     * request, and so do we, unless it hides a NUL or looks like a framing header to a parser
+     * that skips the odd bytes (http_desync_guardian's SuspiciousHeader: "\x01Content-Length",
+     * "Transfer-Encoding x", a UTF-8 long s for the s).
+     */
+    private void oddName(ByteBuf in, int start, int colon) {
+        if (colon == start) {
+            throw fail("empty header name");
+        }
+        if (in.indexOf(start, colon, (byte) 0) >= 0) {
+            throw fail("NUL in header name");
+        }
+        byte[] name = new byte[colon - start];
+        in.getBytes(start, name);
+        if (Bytes.resemblesFramingName(name, true)) {
+            note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
+        } else {
+            note(DesyncClass.ACCEPTABLE, "header name is not a token (field dropped)");
+        }
+        oddNameDropped = true;
+    }
+
+    /**
      * An obs-fold line. RFC 9112 5.2 allows replacing it with SP, but parsers disagree on it
      * (some see a new header that starts with whitespace), so it is SEVERE: only MONITOR gets
      * here, and unfolds it.
      */
     private void foldLine(ByteBuf in, int start, int end) {
+        if (oddNameDropped && pendingName == null) {
+            // It continues a dropped field; parsers that do not unfold see a field of its own.
+            note(DesyncClass.SEVERE, "obs-fold line continues a header");
+            return;
+        }
         if (pendingName == null) {
             // RFC 9112 2.2: whitespace before the first field line is an attempt to hide a field.
             throw fail("whitespace at the start of the first header line");
@@ -423,7 +568,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private AsciiString fieldValue(ByteBuf in, int start, int end, AsciiString name) {
         int bad = in.forEachByte(start, end - start, Bytes.FIELD_VALUE);
         if (bad >= 0) {
-            note(DesyncClass.SEVERE, Bytes.describeControl(in.getByte(bad)) + " in value of a header field");
+            // RFC 9110 5.5: CR, LF and NUL are dangerous (SEVERE; MONITOR replaces them with SP).
+            // Other controls are merely invalid: ALB forwards them, we forward them as SP.
+            int nul = in.indexOf(bad, end, (byte) 0);
+            note(nul >= 0 ? DesyncClass.SEVERE : DesyncClass.ACCEPTABLE,
+                    Bytes.describeControl(in.getByte(nul >= 0 ? nul : bad)) + " in value of a header field");
             return null;
         }
         byte[] value = new byte[end - start];
@@ -431,7 +580,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         return new AsciiString(value, false);
     }
 
-    /** MONITOR only: RFC 9110 5.5 lets a recipient replace CR, LF, NUL (and we do any CTL) with SP. */
+    /** RFC 9110 5.5 lets a recipient replace CR, LF, NUL (and we do any CTL) with SP. */
     private static AsciiString sanitisedValue(ByteBuf in, int start, int end) {
         byte[] value = new byte[end - start];
         in.getBytes(start, value);
@@ -459,10 +608,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
      * think it is.
      */
     private void checkLookalike(byte[] name, AsciiString asString) {
-        if ((Bytes.sameLetters(name, "transferencoding")
-                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING))
-                || (Bytes.sameLetters(name, "contentlength")
-                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH))) {
+        if (Bytes.resemblesFramingName(name, false)
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING)
+                && !asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH)) {
             note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
         }
     }
@@ -523,6 +671,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (length == Framing.CONFLICTING || (contentLength >= 0 && contentLength != length)) {
             throw fail("Content-Length values disagree");
         }
+        if (Framing.isList(value)) {
+            // RFC 9112 6.3 lets a recipient take "5, 5" as 5, but guardian calls a list in one
+            // field severe: parsers that take the first number, or none, are common. MONITOR
+            // forwards it as one value.
+            note(DesyncClass.SEVERE, "Content-Length is a list");
+        }
         if (contentLength >= 0 || Framing.isList(value)) {
             // RFC 9112 6.3 allows replacing identical duplicates with one value; guardian calls
             // them ambiguous because they show that someone in front combined fields.
@@ -551,8 +705,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 // RFC 9112 6.3: without a final chunked the request's length cannot be known.
                 throw fail("Transfer-Encoding does not end in chunked");
             }
-            if (teElements[0] > 1) {
-                note(DesyncClass.ACCEPTABLE, "transfer coding besides chunked");
+            if (teElements[1] > 0) {
+                // Parameters on chunked mean nothing (RFC 9112 7.1 defines none), and guardian
+                // calls them compliant; but a parser that compares the whole value would not see
+                // chunked, nor would Netty's encoder towards the backend. Forward without them.
+                note(DesyncClass.ACCEPTABLE, "parameters on chunked removed");
+                fields.set(HttpHeaderNames.TRANSFER_ENCODING, Framing.withoutParameters(fields.getAll(HttpHeaderNames.TRANSFER_ENCODING)));
             }
             if (contentLength >= 0) {
                 // RFC 9112 6.1 allows serving this by Transfer-Encoding alone, and ALB calls it
@@ -575,6 +733,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             fields.set(HttpHeaderNames.CONTENT_LENGTH, AsciiString.of(Long.toString(contentLength)));
         }
         checkHost();
+        if (http09 && (chunked || contentLength >= 0)) {
+            // HTTP/0.9 had no header fields, let alone framing: guardian's ambiguous.
+            note(DesyncClass.AMBIGUOUS, "framing header in an HTTP/0.9 request");
+        }
         if ((chunked || contentLength > 0)
                 && (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method))) {
             // guardian's UndefinedContentLengthSemantics: a body the backend may not expect to read.
@@ -756,6 +918,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         transferEncoding = false;
         chunkedLast = false;
         teElements[0] = 0;
+        teElements[1] = 0;
+        http09 = false;
+        oddNameDropped = false;
         upgrade = false;
         remaining = 0;
         bodyBytes = 0;
@@ -771,12 +936,24 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
-    /** The index of the LF ending the current line, or -1 while it has not all arrived. */
+    /**
+     * The index of the LF ending the current line, or -1 while it has not all arrived. A CR
+     * followed by anything but LF is rejected as soon as that byte is here: no parser agrees on
+     * what a bare CR ends, and a client that sends one may never send the LF we would wait for.
+     * Bytes before {@link #scanned} are known to hold neither LF nor CR, so each byte is looked
+     * at once however slowly the line arrives.
+     */
     private int findLf(ByteBuf in) {
         int from = in.readerIndex() + scanned;
         int to = in.writerIndex();
         int lf = in.indexOf(from, to, LF);
-        scanned = lf < 0 ? to - in.readerIndex() : 0;
+        int crEnd = lf < 0 ? to : lf - 1;
+        int cr = crEnd > from ? in.indexOf(from, crEnd, CR) : -1;
+        if (cr >= 0 && cr < to - 1) {
+            throw fail("CR not followed by LF");
+        }
+        // A CR as the last byte so far may be half of a CRLF: look at it again with the next byte.
+        scanned = lf >= 0 ? 0 : (cr >= 0 ? cr : to) - in.readerIndex();
         return lf;
     }
 

@@ -12,7 +12,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -41,7 +44,9 @@ public class DesyncCorpusTest {
     /** Every case of src/test/resources/desync/cases.tsv. */
     public static List<Case> cases() throws IOException {
         List<Case> cases = new ArrayList<>();
-        for (String line : resource("cases.tsv").split("\n")) {
+        // The table is UTF-8 (expected URIs may hold any character); the .http files are bytes.
+        String table = new String(resource("cases.tsv").getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+        for (String line : table.split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
             }
@@ -92,6 +97,117 @@ public class DesyncCorpusTest {
             assertEquals(Wire.signatures(expected), Wire.signatures(decoded),
                     "a byte at a time must decode as one buffer does");
         }));
+    }
+
+    // ---- http_desync_guardian's own corpus ----
+
+    /**
+     * A case of src/test/resources/desync/guardian.tsv: a request of http_desync_guardian's test
+     * corpus, the tier guardian (and so ALB) gives it, and what Fulcrum makes of it.
+     *
+     * @param framed "ok" when some mode forwards it, else the status every mode answers
+     */
+    record GuardianCase(String file, String name, DesyncClass guardian, DesyncClass fulcrum, String framed,
+                        byte[] bytes) {
+        @Override
+        public String toString() {
+            return file + ": " + name;
+        }
+    }
+
+    static List<GuardianCase> guardianCases() throws IOException {
+        List<GuardianCase> cases = new ArrayList<>();
+        for (String line : resource("guardian.tsv").split("\n")) {
+            if (line.isBlank() || line.startsWith("#")) {
+                continue;
+            }
+            String[] f = line.split("\t", -1);
+            byte[] head = Wire.unescape(f[6]);
+            String bodySpec = f[5];
+            byte[] body = bodySpec.equals("-") ? new byte[0]
+                    : bodySpec.startsWith("x*") ? "x".repeat(Integer.parseInt(bodySpec.substring(2))).getBytes(StandardCharsets.US_ASCII)
+                    : Wire.unescape(bodySpec);
+            cases.add(new GuardianCase(f[0], f[1], DesyncClass.valueOf(f[2]), DesyncClass.valueOf(f[3]), f[4],
+                    Wire.concat(head, body)));
+        }
+        return cases;
+    }
+
+    /** What one mode did with one case: forwarded, forwarded then closed, or rejected. */
+    private enum Outcome { FORWARDED, CLOSED_AFTER, REJECTED }
+
+    private static Outcome decodeGuardian(GuardianCase c, DesyncMode mode) {
+        byte[] bytes = withFollowUp(c.bytes());
+        List<Decoded> whole = Wire.feedWholeAndFinish(Wire.channel(mode), bytes);
+        EmbeddedChannel ch = Wire.channel(mode);
+        List<Decoded> pieces = Wire.feed(ch, bytes, bytes.length < 65536 ? 1 : 4096);
+        Wire.finish(ch);
+        assertEquals(Wire.signatures(whole), Wire.signatures(pieces), "a byte at a time must decode as one buffer does");
+
+        Decoded first = whole.get(0);
+        boolean forwarded = !c.framed().equals("ok") ? false : !mode.rejects(c.fulcrum());
+        if (!forwarded) {
+            Decoded last = whole.get(whole.size() - 1);
+            assertNotNull(last.rejected, () -> "expected rejection, got " + Wire.signatures(whole));
+            assertTrue(whole.size() <= 2, () -> Wire.signatures(whole).toString());
+            int status = c.framed().equals("ok") ? 400 : Integer.parseInt(c.framed());
+            assertEquals(status, last.rejected.status().code(), last.rejected::reason);
+            // The class that made this mode say no is one this mode rejects (or none can frame it).
+            assertTrue(mode.rejects(last.rejected.desyncClass()) || !c.framed().equals("ok"), last.rejected::reason);
+            return Outcome.REJECTED;
+        }
+        DecodedRequest head = Wire.request(first);
+        assertEquals(c.fulcrum(), head.desyncClass(), head.desyncReason());
+        assertTrue(first.complete, "request complete");
+        if (head.closeAfter()) {
+            assertEquals(1, whole.size(), () -> Wire.signatures(whole).toString());
+            return Outcome.CLOSED_AFTER;
+        }
+        assertFalse(mode.closesAfter(head.desyncClass()), head.desyncReason());
+        assertEquals(2, whole.size(), () -> Wire.signatures(whole).toString());
+        assertEquals("/follow-up", Wire.request(whole.get(1)).uri());
+        return Outcome.FORWARDED;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> guardianCorpus() throws IOException {
+        return guardianCases().stream().flatMap(c -> Stream.of(DesyncMode.values()).map(mode ->
+                DynamicTest.dynamicTest(c + " (" + mode + ")", () -> {
+                    Outcome o = decodeGuardian(c, mode);
+                    if (mode == DesyncMode.DEFENSIVE) {
+                        // ALB's defensive mode: compliant and acceptable pass, ambiguous passes
+                        // and closes, severe is blocked. Fulcrum is never more lenient than that,
+                        // and never stricter on what guardian calls compliant or acceptable.
+                        switch (c.guardian()) {
+                            case COMPLIANT, ACCEPTABLE -> assertEquals(Outcome.FORWARDED, o);
+                            case AMBIGUOUS -> assertTrue(o != Outcome.FORWARDED, o::name);
+                            case SEVERE -> assertEquals(Outcome.REJECTED, o);
+                        }
+                    }
+                })));
+    }
+
+    /** The tallies for the record (README and the commit say them); guardianCorpus asserts the rules. */
+    @Test
+    void guardianCorpusTally() throws IOException {
+        List<GuardianCase> cases = guardianCases();
+        assertTrue(cases.size() >= 150, "guardian corpus cases: " + cases.size());
+        Map<String, Integer> tally = new TreeMap<>();
+        Map<DesyncClass, Integer> perTier = new EnumMap<>(DesyncClass.class);
+        for (GuardianCase c : cases) {
+            perTier.merge(c.guardian(), 1, Integer::sum);
+            for (DesyncMode mode : DesyncMode.values()) {
+                tally.merge(mode + " " + c.guardian().ordinal() + c.guardian() + " " + decodeGuardian(c, mode), 1, Integer::sum);
+            }
+        }
+        System.out.println("guardian corpus " + perTier);
+        tally.forEach((k, v) -> System.out.println("  " + k + ": " + v));
+        assertEquals(28, perTier.get(DesyncClass.COMPLIANT));
+        assertEquals(15, perTier.get(DesyncClass.ACCEPTABLE));
+    }
+
+    private static byte[] withFollowUp(byte[] bytes) {
+        return Wire.concat(bytes, Wire.ascii(FOLLOW_UP));
     }
 
     private static byte[] withFollowUp(Case c) {
