@@ -16,6 +16,8 @@ public final class Main {
     static final int OK = 0;
     static final int FAILED = 1;
     static final int BAD_CONFIG = 2;
+    /** A resource error left the process unable to serve: the service manager should start it again. */
+    static final int FATAL = 3;
 
     private Main() {
     }
@@ -77,6 +79,18 @@ public final class Main {
             log.error("start failed", e);
             return FAILED;
         }
+        // A process that holds its ports and answers nothing is worse than one that exits: a dead
+        // event loop, or an error out of memory or threads that nothing caught, ends it here.
+        // (-XX:+ExitOnOutOfMemoryError covers the JVM's own, not the direct-memory ones thrown by
+        // java.nio.Bits and Netty's allocator.)
+        balancer.balancer().onLoopDeath(reason -> fatal(log, reason));
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+            if (e instanceof VirtualMachineError) {
+                fatal(log, "thread " + t.getName() + ": " + e);
+            } else {
+                log.error("thread {} ended with an exception", t.getName(), e);
+            }
+        });
         log.info("fulcrum {} started in {} ms", version(), (System.nanoTime() - started) / 1_000_000);
         Signals.onReload(balancer::reload);
         CountDownLatch done = new CountDownLatch(1);
@@ -94,6 +108,11 @@ public final class Main {
             Thread.currentThread().interrupt();
         }
         return OK;
+    }
+
+    private static void fatal(Logger log, String reason) {
+        log.error("fatal: {}; exiting with status {} to be restarted", reason, FATAL);
+        Runtime.getRuntime().halt(FATAL);
     }
 
     /** This build's version from the jar manifest; "dev" when run from classes. */

@@ -24,6 +24,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.Mapping;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -40,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 import static java.util.Objects.requireNonNull;
@@ -77,6 +79,7 @@ public final class Balancer implements AutoCloseable {
 
     private final Map<String, List<ScheduledFuture<?>>> groupTasks = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile BiConsumer<TargetGroup, Target> deregistration = this::drainAndRemove;
+    private volatile Consumer<String> loopDied = log::error;
 
     private Balancer(FulcrumSettings settings, Hooks hooks) {
         this.settings = settings;
@@ -99,7 +102,33 @@ public final class Balancer implements AutoCloseable {
         }
         this.transport = t;
         this.loops = group;
+        watch(group);
         this.pools = new BackendPools(transport.configure(new Bootstrap().channel(transport.socketChannel())));
+    }
+
+    /**
+     * An event loop that ends before {@link #stop} was called died of an error that escaped it (an
+     * OutOfMemoryError, say): its connections and its share of every listener's accepts are gone,
+     * and the rest of the process cannot bring them back.
+     */
+    private void watch(EventLoopGroup group) {
+        int i = 0;
+        for (EventExecutor e : group) {
+            String name = "event loop " + i++ + " of " + transport.name();
+            e.terminationFuture().addListener(f -> {
+                if (!stopped) {
+                    loopDied.accept(name + " ended on its own (an error escaped it; see the exception logged before)");
+                }
+            });
+        }
+    }
+
+    /**
+     * What happens when an event loop dies (see {@link #watch}); by default it is logged. The
+     * command line exits instead, so that the service manager starts a whole process again.
+     */
+    public void onLoopDeath(Consumer<String> action) {
+        this.loopDied = requireNonNull(action, "action");
     }
 
     /** Builds everything and binds every listener; on failure, what was started is stopped again. */
@@ -253,12 +282,16 @@ public final class Balancer implements AutoCloseable {
             return;
         }
         stopped = true;
-        healthCheckers.values().forEach(HealthChecker::stop);
+        // Each step goes on past a dead event loop (its tasks are refused), so a stop still ends.
+        healthCheckers.values().forEach(hc -> quietly(hc::stop, "stopping a health checker"));
         listeners.forEach(l -> l.stopping(true));
         for (Channel ch : serverChannels) {
             ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
-        Connections.shutdown(connections);
+        int orphans = Connections.shutdown(connections);
+        if (orphans > 0) {
+            log.error("{} connections are on an event loop that died: they close when the process exits", orphans);
+        }
         long deadline = System.nanoTime() + grace.toNanos();
         while (!connections.isEmpty() && System.nanoTime() < deadline) {
             sleep(50);
@@ -329,6 +362,14 @@ public final class Balancer implements AutoCloseable {
     @Override
     public void close() {
         stop(settings.shutdownGrace());
+    }
+
+    private static void quietly(Runnable step, String what) {
+        try {
+            step.run();
+        } catch (RuntimeException e) {
+            log.warn("{} failed: {}", what, e.toString());
+        }
     }
 
     private static void sleep(long ms) {

@@ -33,11 +33,27 @@ import io.netty.channel.uring.IoUringSocketChannel;
  * buffer rings (5.19 and later: one io_uring_enter carries the reads and writes of many
  * connections, where epoll makes a system call for each), then epoll, then NIO.
  *
+ * <p>Backpressure (a channel's autoRead off while its peer is unwritable) must stop reads on
+ * every transport. Netty's io_uring reads with a provided-buffer ring default to multishot recv,
+ * and its read loop re-arms a multishot recv whose completion came without IORING_CQE_F_MORE
+ * (the ring ran dry, say) even when autoRead is off: a backend then streams into the memory of a
+ * client that does not read, to the end of the response. Single-shot recv re-arms only on a read
+ * request, so io_uring here reads single-shot ({@link #SINGLE_SHOT_RECV}); where Netty's io_uring
+ * classes were loaded before this one and read multishot anyway, the ring is left out, and plain
+ * recv (poll first, then a buffer of the channel's own) honours autoRead as epoll does.
+ *
  * @param recvRing io_uring reads land in a shared ring of provided buffers
  */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
                         Class<? extends SocketChannel> socketChannel, boolean recvRing) {
+
+    /** Netty reads it once, when its io_uring classes load: it must be set before that. */
+    private static final String SINGLE_SHOT_RECV = "io.netty.iouring.recvMultiShotEnabled";
+
+    static {
+        System.setProperty(SINGLE_SHOT_RECV, "false");
+    }
 
     /**
      * io_uring reads of every connection of a loop share this group of provided buffers, so an
@@ -121,7 +137,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     }
 
     private static Transport ioUring() {
-        if (!IoUring.isRegisterBufferRingSupported()) {
+        if (!IoUring.isRegisterBufferRingSupported() || IoUring.isRecvMultishotEnabled()) {
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
                                  IoUringSocketChannel.class, false);
         }
