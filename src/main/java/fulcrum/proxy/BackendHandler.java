@@ -60,7 +60,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
 
     /** Queues a request head or body piece; {@link #flush()} sends it. */
     void send(Object msg) {
-        ctx.channel().write(msg, ctx.channel().voidPromise());
+        ctx.channel().write(QueuedPieces.compact(ctx.channel(), msg), ctx.channel().voidPromise());
     }
 
     void flush() {

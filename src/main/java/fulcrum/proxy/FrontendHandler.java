@@ -418,7 +418,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     @Override
     public void write(Object msg) {
-        ctx.write(msg, ctx.voidPromise());
+        ctx.write(QueuedPieces.compact(ctx.channel(), msg), ctx.voidPromise());
     }
 
     @Override

@@ -58,7 +58,7 @@ final class Tunnel {
         }
         frontend.touch();
         fromClient += ((ByteBuf) msg).readableBytes();
-        backend.write(msg, backend.voidPromise());
+        backend.write(QueuedPieces.compact(backend, (ByteBuf) msg), backend.voidPromise());
         backendFlush = true;
     }
 
@@ -83,7 +83,7 @@ final class Tunnel {
             handshake = null;
         }
         toClient.feed((ByteBuf) msg);
-        client.write(msg, client.voidPromise());
+        client.write(QueuedPieces.compact(client, (ByteBuf) msg), client.voidPromise());
         clientFlush = true;
     }
 
