@@ -129,7 +129,7 @@ final class GuardedAllocator implements ByteBufAllocator {
         }
     }
 
-    // Composites allocate their components through the pool itself, when they grow.
+    // A composite grows through the pool itself, unguarded; the proxy path does not use them.
     @Override
     public CompositeByteBuf compositeBuffer() {
         return pool.compositeBuffer();
