@@ -41,11 +41,20 @@ final class FulcrumProcess implements AutoCloseable {
         process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    private static final Path JAR = Path.of("target/fulcrum.jar");
+
+    /**
+     * Whether target/fulcrum.jar holds the compiled classes. Out of descriptors only the jar
+     * behaves as shipped: from a classpath of many jars the JVM opens each when it first loads a
+     * class from it, and fails to, so a path not taken before (a 503) dies of NoClassDefFoundError.
+     */
+    static boolean jarIsCurrent() throws IOException {
+        return Files.exists(JAR) && Files.getLastModifiedTime(JAR).compareTo(newest(Path.of("target/classes"))) >= 0;
+    }
+
     private static List<String> launch() throws IOException {
-        Path jar = Path.of("target/fulcrum.jar");
-        Path classes = Path.of("target/classes");
-        if (Files.exists(jar) && Files.getLastModifiedTime(jar).compareTo(newest(classes)) >= 0) {
-            return List.of("-jar", jar.toAbsolutePath().toString());
+        if (jarIsCurrent()) {
+            return List.of("-jar", JAR.toAbsolutePath().toString());
         }
         String cp = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
                 .filter(e -> !e.endsWith("test-classes"))

@@ -83,6 +83,8 @@ class ResourceExhaustionTest {
     @ValueSource(strings = {"io-uring", "epoll"})
     void outOfFileDescriptorsItShedsAndRecovers(String transport) throws Exception {
         assumeTransport(transport);
+        assumeTrue(FulcrumProcess.jarIsCurrent(), "needs target/fulcrum.jar built from these classes: "
+                                                  + "mvn -o package -DskipTests");
         BulkBackend backend = new BulkBackend(1024, 0);
         open.add(backend);
         // One loop: one backend pool, so which requests find a pooled connection is known.
@@ -119,7 +121,7 @@ class ResourceExhaustionTest {
         pooled.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
         long asked = System.nanoTime();
         RawClient.Response r = fresh.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").read();
-        assertNotNull(r, "an answer, not a close");
+        assertNotNull(r, () -> "an answer, not a close:\n" + output(fulcrum));
         System.out.println(transport + ": a request needing a new backend connection got " + r.status() + " in "
                            + (System.nanoTime() - asked) / 1_000_000 + " ms");
         assertEquals(503, r.status(), "no descriptor for a backend connection");
@@ -201,6 +203,14 @@ class ResourceExhaustionTest {
         assertTrue(ended, "SIGTERM did not stop it in " + ms + " ms:\n" + fulcrum.output());
         assertEquals(0, fulcrum.process().exitValue(), fulcrum.output());
         System.out.println("stopped " + ms + " ms after SIGTERM");
+    }
+
+    private static String output(FulcrumProcess fulcrum) {
+        try {
+            return fulcrum.output();
+        } catch (IOException e) {
+            return e.toString();
+        }
     }
 
     private static void awaitLine(FulcrumProcess fulcrum, String text, long timeoutMs) throws Exception {
