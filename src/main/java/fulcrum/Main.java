@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Command line: loads the configuration, starts the balancer, reloads on SIGHUP, stops on SIGTERM. */
 public final class Main {
@@ -80,10 +81,10 @@ public final class Main {
             return FAILED;
         }
         // A process that holds its ports and answers nothing is worse than one that exits: a dead
-        // event loop, or an error out of memory or threads that nothing caught, ends it here.
-        // (-XX:+ExitOnOutOfMemoryError covers the JVM's own, not the direct-memory ones thrown by
-        // java.nio.Bits and Netty's allocator.)
-        balancer.balancer().onLoopDeath(reason -> fatal(log, reason));
+        // event loop, buffer memory run out, or an error out of memory or threads that nothing
+        // caught, ends it here. (-XX:+ExitOnOutOfMemoryError covers the JVM's own, not the
+        // direct-memory ones thrown by java.nio.Bits and Netty's allocator.)
+        balancer.balancer().onFatal(reason -> fatal(log, reason));
         Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
             if (e instanceof VirtualMachineError) {
                 fatal(log, "thread " + t.getName() + ": " + e);
@@ -110,7 +111,13 @@ public final class Main {
         return OK;
     }
 
+    private static final AtomicBoolean FATAL_SEEN = new AtomicBoolean();
+
+    /** One line, from the first thread to get here; the others return into the halt. */
     private static void fatal(Logger log, String reason) {
+        if (!FATAL_SEEN.compareAndSet(false, true)) {
+            return;
+        }
         log.error("fatal: {}; exiting with status {} to be restarted", reason, FATAL);
         Runtime.getRuntime().halt(FATAL);
     }

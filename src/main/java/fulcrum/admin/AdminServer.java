@@ -1,6 +1,7 @@
 package fulcrum.admin;
 
 import fulcrum.config.AdminSettings;
+import fulcrum.server.AcceptErrors;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -59,6 +60,7 @@ final class AdminServer {
                 .group(ops.balancer().loops())
                 .channel(ops.balancer().transport().serverChannel())
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(new AcceptErrors("admin API"))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

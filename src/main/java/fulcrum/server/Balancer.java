@@ -79,13 +79,15 @@ public final class Balancer implements AutoCloseable {
 
     private final Map<String, List<ScheduledFuture<?>>> groupTasks = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile BiConsumer<TargetGroup, Target> deregistration = this::drainAndRemove;
-    private volatile Consumer<String> loopDied = log::error;
+    /** What happens when the balancer can no longer serve: an event loop died, buffer memory ran out. */
+    private volatile Consumer<String> fatal = log::error;
 
     private Balancer(FulcrumSettings settings, Hooks hooks) {
         this.settings = settings;
         this.hooks = hooks;
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
-        Transport t = Transport.choose(settings.transport());
+        GuardedAllocator allocator = new GuardedAllocator(Transport.POOLED, reason -> fatal.accept(reason));
+        Transport t = Transport.choose(settings.transport(), allocator);
         MultiThreadIoEventLoopGroup group;
         try {
             group = new MultiThreadIoEventLoopGroup(threads, t.ioHandlerFactory());
@@ -117,18 +119,20 @@ public final class Balancer implements AutoCloseable {
             String name = "event loop " + i++ + " of " + transport.name();
             e.terminationFuture().addListener(f -> {
                 if (!stopped) {
-                    loopDied.accept(name + " ended on its own (an error escaped it; see the exception logged before)");
+                    fatal.accept(name + " ended on its own (an error escaped it; see the exception logged before)");
                 }
             });
         }
     }
 
     /**
-     * What happens when an event loop dies (see {@link #watch}); by default it is logged. The
-     * command line exits instead, so that the service manager starts a whole process again.
+     * What happens, with a reason, when the balancer can no longer serve: an event loop died (see
+     * {@link #watch}), or the first time a buffer could not be allocated for want of memory (see
+     * {@link GuardedAllocator}). By default it is logged. The command line exits instead, so that
+     * the service manager starts a whole process again.
      */
-    public void onLoopDeath(Consumer<String> action) {
-        this.loopDied = requireNonNull(action, "action");
+    public void onFatal(Consumer<String> action) {
+        this.fatal = requireNonNull(action, "action");
     }
 
     /** Builds everything and binds every listener; on failure, what was started is stopped again. */
@@ -234,6 +238,7 @@ public final class Balancer implements AutoCloseable {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .handler(new AcceptErrors("listener " + ls.name()))
                     .childHandler(new FrontendInitializer(ctx, connections, sni));
             transport.configureChildren(sb);
             InetSocketAddress addr = new InetSocketAddress(ls.bind().host(), ls.bind().port());

@@ -42,17 +42,26 @@ import io.netty.channel.uring.IoUringSocketChannel;
  * classes were loaded before this one and read multishot anyway, the ring is left out, and plain
  * recv (poll first, then a buffer of the channel's own) honours autoRead as epoll does.
  *
+ * <p>Accepts are single-shot on io_uring for the same reason: a multishot accept that fails (out
+ * of file descriptors) is re-armed at once whatever autoRead says, so the pause Netty's acceptor
+ * takes after an accept error never happens, and each loop spins through tens of thousands of
+ * failed accepts a second.
+ *
  * @param recvRing io_uring reads land in a shared ring of provided buffers
+ * @param allocator the buffer allocator of every channel and of the ring
  */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
-                        Class<? extends SocketChannel> socketChannel, boolean recvRing) {
+                        Class<? extends SocketChannel> socketChannel, boolean recvRing,
+                        ByteBufAllocator allocator) {
 
-    /** Netty reads it once, when its io_uring classes load: it must be set before that. */
+    /** Netty reads these once, when its io_uring classes load: they must be set before that. */
     private static final String SINGLE_SHOT_RECV = "io.netty.iouring.recvMultiShotEnabled";
+    private static final String SINGLE_SHOT_ACCEPT = "io.netty.iouring.acceptMultiShotEnabled";
 
     static {
         System.setProperty(SINGLE_SHOT_RECV, "false");
+        System.setProperty(SINGLE_SHOT_ACCEPT, "false");
     }
 
     /**
@@ -69,46 +78,52 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
     private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
 
+    /** The transport of {@code kind} with the pooled allocator as it is. */
     public static Transport choose(TransportKind kind) {
+        return choose(kind, POOLED);
+    }
+
+    /** The transport of {@code kind}, its channels and ring allocating from {@code allocator}. */
+    public static Transport choose(TransportKind kind, ByteBufAllocator allocator) {
         return switch (kind) {
             // Without buffer rings every idle connection's pending read would pin a buffer.
-            case AUTO -> IoUring.isAvailable() && IoUring.isRegisterBufferRingSupported() ? ioUring()
-                         : Epoll.isAvailable() ? epoll() : nio();
+            case AUTO -> IoUring.isAvailable() && IoUring.isRegisterBufferRingSupported() ? ioUring(allocator)
+                         : Epoll.isAvailable() ? epoll(allocator) : nio(allocator);
             case IO_URING -> {
                 if (!IoUring.isAvailable()) {
                     throw new IllegalStateException("transport = io-uring, but io_uring is not available here: "
                                                     + IoUring.unavailabilityCause());
                 }
-                yield ioUring();
+                yield ioUring(allocator);
             }
             case EPOLL -> {
                 if (!Epoll.isAvailable()) {
                     throw new IllegalStateException("transport = epoll, but epoll is not available here: "
                                                     + Epoll.unavailabilityCause());
                 }
-                yield epoll();
+                yield epoll(allocator);
             }
-            case NIO -> nio();
+            case NIO -> nio(allocator);
         };
     }
 
     /** What {@code auto} falls back to when this transport's event loops cannot be created. */
     public Transport fallback() {
-        return socketChannel == IoUringSocketChannel.class && Epoll.isAvailable() ? epoll() : nio();
+        return socketChannel == IoUringSocketChannel.class && Epoll.isAvailable() ? epoll(allocator) : nio(allocator);
     }
 
     /**
-     * The buffer allocator of every channel. Netty 4.2's default (adaptive) hands out each new
+     * The buffer memory behind every channel's allocator. Netty 4.2's default (adaptive) hands out each new
      * buffer from fresh chunk memory, so encoding a message head began with cache misses (2-3 % of
      * the event loop in async-profiler at 64 connections) and its buffer objects went through a
      * shared recycling queue; the pooled allocator's per-thread cache gives back the buffer just
      * freed, still in cache. Its arenas grow in 4 MiB chunks, as used.
      */
-    private static final ByteBufAllocator ALLOCATOR = PooledByteBufAllocator.DEFAULT;
+    static final ByteBufAllocator POOLED = PooledByteBufAllocator.DEFAULT;
 
     /** Options every backend connection of this transport needs. */
     public Bootstrap configure(Bootstrap b) {
-        b.option(ChannelOption.ALLOCATOR, ALLOCATOR);
+        b.option(ChannelOption.ALLOCATOR, allocator);
         b.option(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (recvRing) {
             b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
@@ -118,7 +133,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     /** Options every accepted connection of this transport needs. */
     public ServerBootstrap configureChildren(ServerBootstrap b) {
-        b.childOption(ChannelOption.ALLOCATOR, ALLOCATOR);
+        b.childOption(ChannelOption.ALLOCATOR, allocator);
         b.childOption(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
         if (recvRing) {
             b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
@@ -136,29 +151,29 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         return recvRing ? FIXED_RECV : ADAPTIVE_RECV;
     }
 
-    private static Transport ioUring() {
+    private static Transport ioUring(ByteBufAllocator allocator) {
         if (!IoUring.isRegisterBufferRingSupported() || IoUring.isRecvMultishotEnabled()) {
             return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                                 IoUringSocketChannel.class, false);
+                                 IoUringSocketChannel.class, false, allocator);
         }
         IoUringBufferRingConfig ring = IoUringBufferRingConfig.builder()
                 .bufferGroupId(RECV_BUFFER_GROUP)
                 .bufferRingSize(RECV_BUFFER_RING_SIZE)
                 .batchSize(RECV_BUFFER_RING_SIZE / 8)
-                .allocator(new IoUringFixedBufferRingAllocator(ALLOCATOR, RECV_BUFFER_SIZE))
+                .allocator(new IoUringFixedBufferRingAllocator(allocator, RECV_BUFFER_SIZE))
                 .build();
         IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setBufferRingConfig(ring);
         return new Transport("io_uring", IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class,
-                             IoUringSocketChannel.class, true);
+                             IoUringSocketChannel.class, true, allocator);
     }
 
-    private static Transport epoll() {
+    private static Transport epoll(ByteBufAllocator allocator) {
         return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                             EpollSocketChannel.class, false);
+                             EpollSocketChannel.class, false, allocator);
     }
 
-    private static Transport nio() {
+    private static Transport nio(ByteBufAllocator allocator) {
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class,
-                             false);
+                             false, allocator);
     }
 }

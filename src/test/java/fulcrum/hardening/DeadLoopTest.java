@@ -28,7 +28,7 @@ class DeadLoopTest {
                      + "listeners = [{ name = test, bind = \"127.0.0.1:0\", default-target-group = app }]\n"
                      + "target-groups.app { targets = [\"" + backend.address() + "\"], health-check.enabled = false } }")) {
             CompletableFuture<String> died = new CompletableFuture<>();
-            lb.balancer().onLoopDeath(died::complete);
+            lb.balancer().onFatal(died::complete);
             List<RawClient> idle = new ArrayList<>();
             try {
                 // Keep-alive connections on both loops.
