@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -55,12 +56,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     }
 
     /** Field names the proxy reads or removes; every other field stays bytes. */
-    private static final AsciiString[] PARSED = {
-        HttpHeaderNames.CONTENT_LENGTH, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.CONNECTION,
-        HttpHeaderNames.KEEP_ALIVE, HttpHeaderNames.UPGRADE, HttpHeaderNames.TE, HttpHeaderNames.TRAILER,
-        HttpHeaderNames.PROXY_AUTHENTICATE, AsciiString.cached("proxy-connection"),
-    };
-    private static final int CONNECTION = 2;
+    private static final AsciiString[] PARSED = parsed();
     private static final int NAME_START = 0;
     private static final int NAME_END = 1;
     private static final int VALUE_START = 2;
@@ -227,19 +223,18 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         boolean transferEncoding = false;
         int coding = Framing.LAST_IS_OTHER;
         teElements[0] = 0;
+        boolean connectionNames = false;
         for (int f = 0; f < count; f++) {
             int at = f * FIELD;
             int known = fields[at + KNOWN];
-            if (known < 0 && !namedByConnection(h, at, count)) {
-                spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
+            if (known < 0) {
                 continue;
             }
-            AsciiString value = new AsciiString(h, fields[at + VALUE_START],
-                                                fields[at + VALUE_END] - fields[at + VALUE_START], false);
-            AsciiString name = known >= 0 ? PARSED[known]
-                               : new AsciiString(h, fields[at + NAME_START],
-                                                 fields[at + NAME_END] - fields[at + NAME_START], false);
-            if (name == HttpHeaderNames.CONTENT_LENGTH) {
+            AsciiString value = value(h, at);
+            AsciiString name = PARSED[known];
+            if (name == HttpHeaderNames.CONNECTION) {
+                connectionNames |= HopByHop.namesFields(value);
+            } else if (name == HttpHeaderNames.CONTENT_LENGTH) {
                 long n = Framing.contentLength(value);
                 if (n < 0 || (contentLength >= 0 && contentLength != n)) {
                     throw new BadResponse("invalid or conflicting Content-Length");
@@ -261,6 +256,19 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
                 transferEncoding = true;
             }
             parsed.add(name, value);
+        }
+        for (int f = 0; f < count; f++) {
+            int at = f * FIELD;
+            if (fields[at + KNOWN] >= 0) {
+                continue;
+            }
+            if (connectionNames && namedByConnection(parsed, h, at)) {
+                // Parsed only to be stripped (HopByHop), so where it stands among the others is moot.
+                parsed.add(new AsciiString(h, fields[at + NAME_START],
+                                           fields[at + NAME_END] - fields[at + NAME_START], false), value(h, at));
+            } else {
+                spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
+            }
         }
         if (transferEncoding && version == HttpVersion.HTTP_1_0) {
             throw new BadResponse("Transfer-Encoding in an HTTP/1.0 response"); // RFC 9112 6.1: faulty framing
@@ -341,30 +349,27 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     }
 
     /** Whether a Connection field of this head names the field at {@code at}. */
-    private boolean namedByConnection(byte[] h, int at, int count) {
-        int nameStart = fields[at + NAME_START];
-        int nameEnd = fields[at + NAME_END];
-        for (int f = 0; f < count; f++) {
-            int c = f * FIELD;
-            if (fields[c + KNOWN] != CONNECTION) {
-                continue;
-            }
-            int i = fields[c + VALUE_START];
-            int end = fields[c + VALUE_END];
-            while (i < end) {
-                while (i < end && (h[i] == ',' || Bytes.isOws(h[i]))) {
-                    i++;
-                }
-                int t = i;
-                while (i < end && h[i] != ',' && !Bytes.isOws(h[i])) {
-                    i++;
-                }
-                if (i - t == nameEnd - nameStart && regionMatches(h, t, h, nameStart, i - t)) {
-                    return true;
-                }
+    private boolean namedByConnection(HttpHeaders parsed, byte[] h, int at) {
+        Iterator<? extends CharSequence> values = parsed.valueCharSequenceIterator(HttpHeaderNames.CONNECTION);
+        while (values.hasNext()) {
+            if (HopByHop.names(values.next(), h, fields[at + NAME_START], fields[at + NAME_END])) {
+                return true;
             }
         }
         return false;
+    }
+
+    private AsciiString value(byte[] h, int at) {
+        return new AsciiString(h, fields[at + VALUE_START], fields[at + VALUE_END] - fields[at + VALUE_START], false);
+    }
+
+    /** Framing fields, then the hop-by-hop table: what the proxy reads or strips. */
+    private static AsciiString[] parsed() {
+        AsciiString[] p = new AsciiString[2 + HopByHop.FIELDS.length];
+        p[0] = HttpHeaderNames.CONTENT_LENGTH;
+        p[1] = HttpHeaderNames.TRANSFER_ENCODING;
+        System.arraycopy(HopByHop.FIELDS, 0, p, 2, HopByHop.FIELDS.length);
+        return p;
     }
 
     private static int addSpan(byte[] h, int[] spans, int spanCount, int start, int end) {
@@ -573,15 +578,6 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         int off = lowerName.arrayOffset();
         for (int i = 0; i < n; i++) {
             if ((h[start + i] | 0x20) != name[off + i]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean regionMatches(byte[] a, int aStart, byte[] b, int bStart, int n) {
-        for (int i = 0; i < n; i++) {
-            if ((a[aStart + i] | 0x20) != (b[bStart + i] | 0x20)) {
                 return false;
             }
         }
