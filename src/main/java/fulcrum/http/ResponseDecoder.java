@@ -9,7 +9,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -32,7 +31,8 @@ import java.util.List;
  * on: the status, the framing and the hop-by-hop fields. Every other field is kept as the bytes
  * the backend sent (see {@link BackendResponse}).
  *
- * <p>Framing follows RFC 9112 6.3 for responses: nothing after a response to HEAD, a 1xx, 204 or
+ * <p>Framing follows RFC 9112 6.3 for responses, the body read by the {@link BodyReader} shared
+ * with requests under the policy stated in the constructor: nothing after a response to HEAD, a 1xx, 204 or
  * 304; a chunked body when chunked is the final transfer coding; a body delimited by the
  * connection's close for any other transfer coding or when there is no Content-Length. A head it
  * cannot read safely (a malformed status line, a field without a colon or with a bad name,
@@ -52,7 +52,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     private static final int MAX_CHUNK_LINE = 8192;
 
     private enum State {
-        HEAD, FIXED_BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILERS, CLOSE_DELIMITED, UPGRADED, FAILED
+        HEAD, BODY, UPGRADED, FAILED
     }
 
     /** Field names the proxy reads or removes; every other field stays bytes. */
@@ -69,12 +69,11 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
 
     private final int maxHeadSize;
     private final int[] teElements = new int[1];
+    private final BodyReader body;
     private State state = State.HEAD;
     /** Bytes after the reader index known not to hold the end of the head or of a line. */
     private int scanned;
     private boolean expectHead;
-    private long remaining;
-    private int trailerBytes;
     private HttpHeaders trailers;
     /** The fields of the head being parsed, {@link #FIELD} ints each; reused. */
     private int[] fields = new int[FIELD * 16];
@@ -82,6 +81,13 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     /** @param maxHeadSize the most bytes a head's fields may take (the status line has its own limit) */
     public ResponseDecoder(int maxHeadSize) {
         this.maxHeadSize = maxHeadSize;
+        // Responses: the backend is ours and some old servers end chunk lines with a bare LF or
+        // pad chunk sizes with spaces, so both are read; what cannot be read fails the exchange
+        // with 502 (see decode) and the connection is not reused. A bare CR is refused as on the
+        // request side: no server sends one, and a chunk line read two ways is where the next
+        // response on a kept-alive connection would be misread. No body limit: we stream it.
+        this.body = new BodyReader(new BodyReader.Policy(BodyReader.LineEnds.CRLF_OR_LF,
+                BodyReader.ChunkExtensions.LENIENT, MAX_CHUNK_LINE, maxHeadSize, 0), new TrailerFields());
     }
 
     /** The next response answers a HEAD request: it has no body whatever its framing fields say. */
@@ -102,14 +108,9 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         try {
             switch (state) {
                 case HEAD -> readHead(in, out);
-                case FIXED_BODY -> readFixedBody(in, out);
-                case CHUNK_SIZE -> readChunkSize(in);
-                case CHUNK_DATA -> readChunkData(in, out);
-                case CHUNK_DATA_END -> readChunkDataEnd(in);
-                case TRAILERS -> readTrailers(in, out);
-                case CLOSE_DELIMITED -> {
-                    if (in.isReadable()) {
-                        out.add(new DefaultHttpContent(in.readRetainedSlice(in.readableBytes())));
+                case BODY -> {
+                    if (body.read(in, out)) {
+                        state = State.HEAD;
                     }
                 }
                 case UPGRADED -> { }
@@ -117,19 +118,25 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
                 default -> throw new IllegalStateException(state.name());
             }
         } catch (BadResponse e) {
-            boolean inHead = state == State.HEAD;
-            state = State.FAILED;
-            trailers = null;
-            in.skipBytes(in.readableBytes());
-            out.add(inHead ? failedHead(e) : failedContent(e));
+            fail(e, in, out);
+        } catch (BodyReader.BadBody e) {
+            // Every body problem, too large trailers included, is the backend's: 502.
+            fail(new BadResponse(e.getMessage()), in, out);
         }
+    }
+
+    private void fail(BadResponse e, ByteBuf in, List<Object> out) {
+        boolean inHead = state == State.HEAD;
+        state = State.FAILED;
+        body.reset();
+        trailers = null;
+        in.skipBytes(in.readableBytes());
+        out.add(inHead ? failedHead(e) : failedContent(e));
     }
 
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (state == State.CLOSE_DELIMITED) {
-            decode(ctx, in, out);
-            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        if (state == State.BODY && body.closed(in, out)) {
             state = State.HEAD;
         }
         // Anything else cut short is told by the channel closing: the proxy knows how far it got.
@@ -404,115 +411,33 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         }
         if (head || code == 204 || code == 304) {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        } else if (transferEncoding && coding == Framing.LAST_IS_CHUNKED) {
+            body.chunked();
+            state = State.BODY;
         } else if (transferEncoding) {
-            state = coding == Framing.LAST_IS_CHUNKED ? State.CHUNK_SIZE : State.CLOSE_DELIMITED;
+            body.untilClose();
+            state = State.BODY;
         } else if (contentLength == 0) {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
         } else if (contentLength > 0) {
-            remaining = contentLength;
-            state = State.FIXED_BODY;
+            body.fixed(contentLength);
+            state = State.BODY;
         } else {
-            state = State.CLOSE_DELIMITED;
+            body.untilClose();
+            state = State.BODY;
         }
     }
 
-    // ---- body ----
+    // ---- trailers ----
 
-    private void readFixedBody(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        ByteBuf piece = in.readRetainedSlice(n);
-        remaining -= n;
-        if (remaining == 0) {
-            out.add(new DefaultLastHttpContent(piece, EmptyHttpHeaders.INSTANCE));
-            state = State.HEAD;
-        } else {
-            out.add(new DefaultHttpContent(piece));
-        }
-    }
-
-    private void readChunkSize(ByteBuf in) {
-        int lf = findLf(in, MAX_CHUNK_LINE);
-        if (lf < 0) {
-            return;
-        }
-        int start = in.readerIndex();
-        int end = lf > start && in.getByte(lf - 1) == CR ? lf - 1 : lf;
-        long size = 0;
-        int i = start;
-        for (; i < end; i++) {
-            int digit = Bytes.hex(in.getByte(i));
-            if (digit < 0) {
-                break;
-            }
-            if (size > (Long.MAX_VALUE >> 4)) {
-                throw new BadResponse("chunk size overflows");
-            }
-            size = size << 4 | digit;
-        }
-        if (i == start || (i < end && in.getByte(i) != ';' && !Bytes.isOws(in.getByte(i)))) {
-            throw new BadResponse("chunk size is not a hexadecimal number");
-        }
-        in.readerIndex(lf + 1);
-        if (size == 0) {
-            state = State.TRAILERS;
-            trailerBytes = 0;
-            return;
-        }
-        remaining = size;
-        state = State.CHUNK_DATA;
-    }
-
-    private void readChunkData(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
-        remaining -= n;
-        if (remaining == 0) {
-            state = State.CHUNK_DATA_END;
-        }
-    }
-
-    private void readChunkDataEnd(ByteBuf in) {
-        int lf = findLf(in, 2);
-        if (lf < 0) {
-            return;
-        }
-        int start = in.readerIndex();
-        if (lf != start && !(lf == start + 1 && in.getByte(start) == CR)) {
-            throw new BadResponse("chunk data longer than its size");
-        }
-        in.readerIndex(lf + 1);
-        state = State.CHUNK_SIZE;
-    }
-
-    private void readTrailers(ByteBuf in, List<Object> out) {
-        while (true) {
-            int lf = findLf(in, maxHeadSize - trailerBytes);
-            if (lf < 0) {
-                return;
-            }
-            int start = in.readerIndex();
-            int end = lf > start && in.getByte(lf - 1) == CR ? lf - 1 : lf;
-            trailerBytes += lf + 1 - start;
-            if (end == start) {
-                in.readerIndex(lf + 1);
-                HttpHeaders t = trailers;
-                trailers = null;
-                out.add(t == null ? LastHttpContent.EMPTY_LAST_CONTENT
-                                  : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, t));
-                state = State.HEAD;
-                return;
-            }
+    /** Trailer lines are framed by the body reader and parsed as head fields are. */
+    private final class TrailerFields implements BodyReader.Trailers {
+        @Override
+        public void trailerLine(ByteBuf in, int start, int end) {
             byte[] line = new byte[end - start];
             in.getBytes(start, line);
-            in.readerIndex(lf + 1);
             if (line[0] == ' ' || line[0] == '\t') {
-                continue; // a folded trailer line: trailers are dropped rather than mended
+                return; // a folded trailer line: trailers are dropped rather than mended
             }
             field(line, 0, 0, line.length);
             if (trailers == null) {
@@ -521,28 +446,16 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             trailers.add(new AsciiString(line, 0, fields[NAME_END], false),
                          new AsciiString(line, fields[VALUE_START], fields[VALUE_END] - fields[VALUE_START], false));
         }
+
+        @Override
+        public HttpHeaders trailersEnd() {
+            HttpHeaders t = trailers;
+            trailers = null;
+            return t;
+        }
     }
 
     // ---- helpers ----
-
-    /** The LF ending the line at the reader index, or -1 while it has not arrived within {@code max} bytes. */
-    private int findLf(ByteBuf in, int max) {
-        int from = in.readerIndex() + scanned;
-        int to = in.writerIndex();
-        int lf = in.indexOf(from, to, LF);
-        if (lf < 0) {
-            scanned = to - in.readerIndex();
-            if (scanned > max) {
-                throw new BadResponse("line longer than " + max + " bytes");
-            }
-            return -1;
-        }
-        scanned = 0;
-        if (lf - in.readerIndex() > max) {
-            throw new BadResponse("line longer than " + max + " bytes");
-        }
-        return lf;
-    }
 
     private static int indexOf(byte[] a, int from, byte b) {
         for (int i = from; i < a.length; i++) {
