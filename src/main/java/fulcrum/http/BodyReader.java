@@ -22,8 +22,7 @@ import java.util.List;
  *
  * <p>What a direction tolerates is its {@link Policy}, stated where each decoder builds its
  * reader. What no direction tolerates: a CR not followed by LF anywhere in chunked framing, which
- * is rejected as soon as the byte after it arrives (parsers disagree on what a bare CR ends, and
- * a peer that sends one may never send the LF we would wait for).
+ * is rejected as soon as the byte after it arrives ({@link LineFinder}, the request head's rule).
  *
  * <p>Trailer field lines are framed here and parsed by the decoder ({@link Trailers}), so each
  * direction reads them as it reads its own head fields.
@@ -102,8 +101,7 @@ final class BodyReader {
     private final Policy policy;
     private final Trailers trailers;
     private State state = State.IDLE;
-    /** Bytes after the reader index known to hold no LF and no CR, so a slow line is not rescanned. */
-    private int scanned;
+    private final LineFinder lines = new LineFinder();
     private long remaining;
     private long bodyBytes;
     private int trailerBytes;
@@ -137,7 +135,7 @@ final class BodyReader {
     /** Forgets the body being read (the decoder gave up on the message). */
     void reset() {
         state = State.IDLE;
-        scanned = 0;
+        lines.reset();
     }
 
     /**
@@ -193,7 +191,7 @@ final class BodyReader {
 
     private void start(State first) {
         state = first;
-        scanned = 0;
+        lines.reset();
         remaining = 0;
         bodyBytes = 0;
         trailerBytes = 0;
@@ -219,7 +217,7 @@ final class BodyReader {
         int lf = findLf(in);
         int max = policy.maxChunkLine();
         if (lf < 0) {
-            if (scanned > max) {
+            if (lines.scanned() > max) {
                 throw malformed("chunk-size line too long");
             }
             return false;
@@ -332,7 +330,7 @@ final class BodyReader {
         while (true) {
             int lf = findLf(in);
             if (lf < 0) {
-                if ((long) trailerBytes + scanned > max) {
+                if ((long) trailerBytes + lines.scanned() > max) {
                     throw new BadBody(Problem.TRAILERS_TOO_LARGE, "header section too large");
                 }
                 return false;
@@ -356,21 +354,12 @@ final class BodyReader {
         }
     }
 
-    /**
-     * The index of the LF ending the line at the reader index, or -1 while it has not all
-     * arrived. A CR followed by anything but LF is refused as soon as that byte is here.
-     */
+    /** The index of the LF ending the line at the reader index, or -1 while it has not all arrived. */
     private int findLf(ByteBuf in) {
-        int from = in.readerIndex() + scanned;
-        int to = in.writerIndex();
-        int lf = in.indexOf(from, to, LF);
-        int crEnd = lf < 0 ? to : lf - 1;
-        int cr = crEnd > from ? in.indexOf(from, crEnd, CR) : -1;
-        if (cr >= 0 && cr < to - 1) {
+        int lf = lines.next(in);
+        if (lf == LineFinder.BARE_CR) {
             throw malformed("CR not followed by LF");
         }
-        // A CR as the last byte so far may be half of a CRLF: look at it again with the next byte.
-        scanned = lf >= 0 ? 0 : (cr >= 0 ? cr : to) - in.readerIndex();
         return lf;
     }
 

@@ -67,8 +67,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private ChannelHandlerContext ctx;
 
     private State state = State.REQUEST_LINE;
-    /** Bytes after the reader index known to hold no LF, so a slow line is not rescanned. */
-    private int scanned;
+    private final LineFinder lines = new LineFinder();
 
     // The request being decoded; reset by startRequest().
     private DesyncClass desyncClass;
@@ -197,7 +196,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         int lf = findLf(in);
         if (lf < 0) {
-            if (scanned > limits.maxRequestLine() + 1) {
+            if (lines.scanned() > limits.maxRequestLine() + 1) {
                 throw new Rejection(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long",
                         DesyncClass.COMPLIANT);
             }
@@ -431,7 +430,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         int lf = findLf(in);
         int max = limits.maxHeaderSize();
         if (lf < 0) {
-            if ((long) fieldBytes + scanned > max) {
+            if ((long) fieldBytes + lines.scanned() > max) {
                 throw tooLarge("header section too large");
             }
             return;
@@ -853,24 +852,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
-    /**
-     * The index of the LF ending the current line, or -1 while it has not all arrived. A CR
-     * followed by anything but LF is rejected as soon as that byte is here: no parser agrees on
-     * what a bare CR ends, and a client that sends one may never send the LF we would wait for.
-     * Bytes before {@link #scanned} are known to hold neither LF nor CR, so each byte is looked
-     * at once however slowly the line arrives.
-     */
+    /** The index of the LF ending the current line, or -1 while it has not all arrived (see {@link LineFinder}). */
     private int findLf(ByteBuf in) {
-        int from = in.readerIndex() + scanned;
-        int to = in.writerIndex();
-        int lf = in.indexOf(from, to, LF);
-        int crEnd = lf < 0 ? to : lf - 1;
-        int cr = crEnd > from ? in.indexOf(from, crEnd, CR) : -1;
-        if (cr >= 0 && cr < to - 1) {
+        int lf = lines.next(in);
+        if (lf == LineFinder.BARE_CR) {
             throw fail("CR not followed by LF");
         }
-        // A CR as the last byte so far may be half of a CRLF: look at it again with the next byte.
-        scanned = lf >= 0 ? 0 : (cr >= 0 ? cr : to) - in.readerIndex();
         return lf;
     }
 
