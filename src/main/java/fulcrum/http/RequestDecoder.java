@@ -103,7 +103,8 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         // and a server behind us another is a smuggled request. Only CRLF ends a chunk-size or
         // trailer line, a size is followed by nothing or by extensions free of control bytes, and
         // anything else is a 400 of class SEVERE (see decode). Bodies are limited by max-body-size.
-        this.body = new BodyReader(new BodyReader.Policy(BodyReader.LineEnds.CRLF, BodyReader.ChunkExtensions.STRICT,
+        this.body = new BodyReader(new BodyReader.Policy(
+                BodyReader.LineEnds.CRLF, BodyReader.ChunkExtensions.STRICT,
                 limits.maxChunkLine(), limits.maxHeaderSize(), limits.maxBodySize()), new TrailerFields());
     }
 
@@ -852,7 +853,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
-    /** The index of the LF ending the current line, or -1 while it has not all arrived (see {@link LineFinder}). */
+    /** The index of the LF ending the current line, or -1 while it has not all arrived ({@link LineFinder}). */
     private int findLf(ByteBuf in) {
         int lf = lines.next(in);
         if (lf == LineFinder.BARE_CR) {

@@ -31,13 +31,14 @@ import java.util.List;
  * on: the status, the framing and the hop-by-hop fields. Every other field is kept as the bytes
  * the backend sent (see {@link BackendResponse}).
  *
- * <p>Framing follows RFC 9112 6.3 for responses, the body read by the {@link BodyReader} shared
- * with requests under the policy stated in the constructor: nothing after a response to HEAD, a 1xx, 204 or
+ * <p>Framing follows RFC 9112 6.3 for responses: nothing after a response to HEAD, a 1xx, 204 or
  * 304; a chunked body when chunked is the final transfer coding; a body delimited by the
- * connection's close for any other transfer coding or when there is no Content-Length. A head it
- * cannot read safely (a malformed status line, a field without a colon or with a bad name,
- * framing fields that disagree, a head over the limit) becomes a response with a failed
- * {@link DecoderResult}, and everything after it is discarded: the connection is never reused.
+ * connection's close for any other transfer coding or when there is no Content-Length. The body
+ * is read by the {@link BodyReader} shared with requests, under the policy stated in the
+ * constructor. A head it cannot read safely (a malformed status line, a field without a colon or
+ * with a bad name, framing fields that disagree, a head over the limit) becomes a response with a
+ * failed {@link DecoderResult}, and everything after it is discarded: the connection is never
+ * reused.
  * Control bytes inside field values and the reason phrase are replaced by SP (RFC 9110 5.5) and
  * obsolete line folding is unfolded (RFC 9112 5.2), because those bytes go to the client as sent.
  *
@@ -86,8 +87,9 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         // with 502 (see decode) and the connection is not reused. A bare CR is refused as on the
         // request side: no server sends one, and a chunk line read two ways is where the next
         // response on a kept-alive connection would be misread. No body limit: we stream it.
-        this.body = new BodyReader(new BodyReader.Policy(BodyReader.LineEnds.CRLF_OR_LF,
-                BodyReader.ChunkExtensions.LENIENT, MAX_CHUNK_LINE, maxHeadSize, 0), new TrailerFields());
+        this.body = new BodyReader(new BodyReader.Policy(
+                BodyReader.LineEnds.CRLF_OR_LF, BodyReader.ChunkExtensions.LENIENT,
+                MAX_CHUNK_LINE, maxHeadSize, 0), new TrailerFields());
     }
 
     /** The next response answers a HEAD request: it has no body whatever its framing fields say. */

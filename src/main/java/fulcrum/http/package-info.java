@@ -75,6 +75,8 @@
  *   unless switching protocols) and the one reader of Connection values, allocation-free for
  *   keep-alive and close. Transfer-Encoding is left to the framing: a body is forwarded in the
  *   coding it arrived in.</li>
+ *   <li>{@code LineFinder} finds line ends for the request head and chunked framing, with the
+ *   one bare-CR rule.</li>
  *   <li>{@code Framing} reads Content-Length and Transfer-Encoding values.</li>
  * </ul>
  */
