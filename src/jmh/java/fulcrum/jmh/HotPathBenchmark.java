@@ -55,6 +55,16 @@ public class HotPathBenchmark {
             + "Date: Wed, 25 Nov 2026 05:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
             + "Connection: keep-alive\r\n\r\n" + "x".repeat(100)).getBytes(StandardCharsets.ISO_8859_1);
 
+    /** The same 100 bytes in four chunks, as a streaming backend sends them. */
+    private static final byte[] CHUNKED_RESPONSE = ("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+            + "Date: Wed, 25 Nov 2026 05:00:00 GMT\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+            + "Connection: keep-alive\r\n\r\n" + ("19\r\n" + "x".repeat(25) + "\r\n").repeat(4) + "0\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1);
+    /** A chunked upload: four chunks, one with an extension. */
+    private static final byte[] CHUNKED_REQUEST = ("POST /upload HTTP/1.1\r\nHost: chat.example.com\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n" + "19;n=1\r\n" + "x".repeat(25) + "\r\n"
+            + ("19\r\n" + "x".repeat(25) + "\r\n").repeat(3) + "0\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+
     private TargetGroup group;
     private Snapshot snapshot;
     private LbCookie cookie;
@@ -128,6 +138,26 @@ public class HotPathBenchmark {
     @Benchmark
     public void decodeResponse(Blackhole bh) {
         responseDecoder.writeInbound(Unpooled.wrappedBuffer(RESPONSE));
+        Object m;
+        while ((m = responseDecoder.readInbound()) != null) {
+            bh.consume(m);
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Benchmark
+    public void decodeChunkedRequest(Blackhole bh) {
+        decoder.writeInbound(Unpooled.wrappedBuffer(CHUNKED_REQUEST));
+        Object m;
+        while ((m = decoder.readInbound()) != null) {
+            bh.consume(m);
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Benchmark
+    public void decodeChunkedResponse(Blackhole bh) {
+        responseDecoder.writeInbound(Unpooled.wrappedBuffer(CHUNKED_RESPONSE));
         Object m;
         while ((m = responseDecoder.readInbound()) != null) {
             bh.consume(m);

@@ -13,14 +13,13 @@ import io.netty.util.AsciiString;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * Rewrites message heads as they cross the proxy: hop-by-hop headers (RFC 9110 7.6.1) stay on
- * their own connection, and the backend is told who the client is.
+ * Rewrites message heads as they cross the proxy: hop-by-hop headers (the {@link HopByHop}
+ * table, the same for both directions) stay on their own connection, and the backend is told who
+ * the client is.
  */
 public final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
@@ -28,7 +27,6 @@ public final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
     private static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
-    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     private final ForwardedHeadersSettings settings;
@@ -50,7 +48,7 @@ public final class ForwardingHeaders {
      */
     public void request(HttpRequest request, InetSocketAddress client, String ip, boolean upgrade) {
         HttpHeaders h = request.headers();
-        stripHopByHop(h, upgrade);
+        HopByHop.strip(h, upgrade);
         if (upgrade) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         }
@@ -88,7 +86,7 @@ public final class ForwardingHeaders {
 
     /** Prepares a backend's response head for the client, in place. */
     public static void response(HttpResponse response, boolean upgrade) {
-        stripHopByHop(response.headers(), upgrade);
+        HopByHop.strip(response.headers(), upgrade);
     }
 
     /**
@@ -109,71 +107,6 @@ public final class ForwardingHeaders {
             }
         }
         return false;
-    }
-
-    static void stripHopByHop(HttpHeaders h, boolean upgrade) {
-        List<String> named = null;
-        if (h.contains(HttpHeaderNames.CONNECTION)) {
-            Iterator<? extends CharSequence> values = h.valueCharSequenceIterator(HttpHeaderNames.CONNECTION);
-            while (values.hasNext()) {
-                named = namedFields(values.next(), upgrade, named);
-            }
-        }
-        if (named != null) {
-            for (String name : named) {
-                h.remove(name);
-            }
-        }
-        h.remove(HttpHeaderNames.CONNECTION);
-        h.remove(HttpHeaderNames.KEEP_ALIVE);
-        h.remove(PROXY_CONNECTION);
-        h.remove(HttpHeaderNames.TE);
-        h.remove(HttpHeaderNames.TRAILER);
-        h.remove(HttpHeaderNames.PROXY_AUTHENTICATE);
-        if (!upgrade) {
-            h.remove(HttpHeaderNames.UPGRADE);
-        }
-    }
-
-    /**
-     * The fields a Connection value names, added to {@code named} (created when the first is
-     * found). keep-alive and close name nothing left to remove, and are the usual values: they
-     * cost no allocation.
-     */
-    private static List<String> namedFields(CharSequence value, boolean upgrade, List<String> named) {
-        int n = value.length();
-        int i = 0;
-        while (i < n) {
-            int start = i;
-            while (i < n && value.charAt(i) != ',') {
-                i++;
-            }
-            int end = i++;
-            while (start < end && isOws(value.charAt(start))) {
-                start++;
-            }
-            while (end > start && isOws(value.charAt(end - 1))) {
-                end--;
-            }
-            if (end == start || isToken(value, start, end, HttpHeaderValues.KEEP_ALIVE)
-                || isToken(value, start, end, HttpHeaderValues.CLOSE)
-                || (upgrade && isToken(value, start, end, HttpHeaderValues.UPGRADE))) {
-                continue;
-            }
-            if (named == null) {
-                named = new ArrayList<>(2);
-            }
-            named.add(value.subSequence(start, end).toString());
-        }
-        return named;
-    }
-
-    private static boolean isOws(char c) {
-        return c == ' ' || c == '\t';
-    }
-
-    private static boolean isToken(CharSequence value, int start, int end, AsciiString token) {
-        return end - start == token.length() && AsciiString.regionMatches(value, true, start, token, 0, token.length());
     }
 
     /** The client's address as forwarding headers write it: no zone, "unknown" when there is none. */

@@ -10,9 +10,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
@@ -47,8 +45,9 @@ import java.util.List;
  * accept it), but the request is {@link DesyncClass#AMBIGUOUS}: an intermediary in front of us
  * that only splits on CRLF would see one header where we see two, which is a desync vector, so
  * the connection is closed after it (and STRICTEST rejects it). Inside chunked framing, where no
- * client has an excuse, only CRLF is accepted. A CR not followed by LF is rejected everywhere, as
- * soon as the byte after it arrives.
+ * client has an excuse, only CRLF is accepted (the {@link BodyReader} policy built in the
+ * constructor). A CR not followed by LF is rejected everywhere, as soon as the byte after it
+ * arrives.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     private static final HttpHeadersFactory HEADERS =
@@ -57,19 +56,18 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
 
     private enum State {
-        REQUEST_LINE, HEADERS, FIXED_BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILERS,
-        UPGRADE_PENDING, DISCARD
+        REQUEST_LINE, HEADERS, BODY, UPGRADE_PENDING, DISCARD
     }
 
     private final RequestLimits limits;
     private final DesyncMode mode;
     /** Transfer codings seen: [0] how many, [1] how many chunked with parameters. */
     private final int[] teElements = new int[2];
+    private final BodyReader body;
     private ChannelHandlerContext ctx;
 
     private State state = State.REQUEST_LINE;
-    /** Bytes after the reader index known to hold no LF, so a slow line is not rescanned. */
-    private int scanned;
+    private final LineFinder lines = new LineFinder();
 
     // The request being decoded; reset by startRequest().
     private DesyncClass desyncClass;
@@ -97,12 +95,17 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private boolean http09;
     /** The last field line had a name that is not a token and was dropped. */
     private boolean oddNameDropped;
-    private long remaining;
-    private long bodyBytes;
 
     public RequestDecoder(RequestLimits limits) {
         this.limits = requireNonNull(limits, "limits");
         this.mode = limits.mode();
+        // Requests: no client has an excuse for loose chunked framing, and a line we read one way
+        // and a server behind us another is a smuggled request. Only CRLF ends a chunk-size or
+        // trailer line, a size is followed by nothing or by extensions free of control bytes, and
+        // anything else is a 400 of class SEVERE (see decode). Bodies are limited by max-body-size.
+        this.body = new BodyReader(new BodyReader.Policy(
+                BodyReader.LineEnds.CRLF, BodyReader.ChunkExtensions.STRICT,
+                limits.maxChunkLine(), limits.maxHeaderSize(), limits.maxBodySize()), new TrailerFields());
     }
 
     /**
@@ -143,23 +146,36 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         try {
             switch (state) {
                 case REQUEST_LINE -> readRequestLine(in);
-                case HEADERS, TRAILERS -> readFieldLine(in, out);
-                case FIXED_BODY -> readFixedBody(in, out);
-                case CHUNK_SIZE -> readChunkSize(in);
-                case CHUNK_DATA -> readChunkData(in, out);
-                case CHUNK_DATA_END -> readChunkDataEnd(in);
+                case HEADERS -> readFieldLine(in, out);
+                case BODY -> {
+                    if (body.read(in, out)) {
+                        endRequest();
+                    }
+                }
                 case UPGRADE_PENDING -> { }
                 case DISCARD -> in.skipBytes(in.readableBytes());
                 default -> throw new IllegalStateException(state.name());
             }
         } catch (Rejection r) {
-            out.add(new RejectedRequest(r.status, r.getMessage(), r.desyncClass));
-            state = State.DISCARD;
-            fields = null;
-            pendingName = null;
-            pendingValue = null;
-            in.skipBytes(in.readableBytes());
+            reject(r, in, out);
+        } catch (BodyReader.BadBody b) {
+            reject(switch (b.problem) {
+                case MALFORMED -> fail(b.getMessage());
+                case BODY_TOO_LARGE -> new Rejection(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, b.getMessage(),
+                                                     desyncClass);
+                case TRAILERS_TOO_LARGE -> tooLarge(b.getMessage());
+            }, in, out);
         }
+    }
+
+    private void reject(Rejection r, ByteBuf in, List<Object> out) {
+        out.add(new RejectedRequest(r.status, r.getMessage(), r.desyncClass));
+        state = State.DISCARD;
+        body.reset();
+        fields = null;
+        pendingName = null;
+        pendingValue = null;
+        in.skipBytes(in.readableBytes());
     }
 
     // ---- request line ----
@@ -181,7 +197,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         int lf = findLf(in);
         if (lf < 0) {
-            if (scanned > limits.maxRequestLine() + 1) {
+            if (lines.scanned() > limits.maxRequestLine() + 1) {
                 throw new Rejection(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long",
                         DesyncClass.COMPLIANT);
             }
@@ -415,7 +431,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         int lf = findLf(in);
         int max = limits.maxHeaderSize();
         if (lf < 0) {
-            if ((long) fieldBytes + scanned > max) {
+            if ((long) fieldBytes + lines.scanned() > max) {
                 throw tooLarge("header section too large");
             }
             return;
@@ -429,25 +445,42 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (end == start) {
             in.readerIndex(lf + 1);
             flushPendingField();
-            if (state == State.HEADERS) {
-                finishHead(out);
-            } else {
-                finishTrailers(out);
-            }
+            finishHead(out);
             return;
         }
+        fieldLine(in, start, end);
+        in.readerIndex(lf + 1);
+    }
+
+    /** One header or trailer field line, without its line end. */
+    private void fieldLine(ByteBuf in, int start, int end) {
         byte first = in.getByte(start);
         if (first == SP || first == HTAB) {
             foldLine(in, start, end);
-        } else {
-            flushPendingField();
-            oddNameDropped = false;
-            if (++fieldCount > limits.maxHeaders()) {
-                throw tooLarge("too many header fields");
-            }
-            parseField(in, start, end);
+            return;
         }
-        in.readerIndex(lf + 1);
+        flushPendingField();
+        oddNameDropped = false;
+        if (++fieldCount > limits.maxHeaders()) {
+            throw tooLarge("too many header fields");
+        }
+        parseField(in, start, end);
+    }
+
+    /** Trailers are framed by the body reader and read as header fields are, under the same limits. */
+    private final class TrailerFields implements BodyReader.Trailers {
+        @Override
+        public void trailerLine(ByteBuf in, int start, int end) {
+            fieldLine(in, start, end);
+        }
+
+        @Override
+        public HttpHeaders trailersEnd() {
+            flushPendingField();
+            HttpHeaders t = fields;
+            fields = null;
+            return t;
+        }
     }
 
     private void parseField(ByteBuf in, int start, int end) {
@@ -624,7 +657,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         AsciiString value = pendingValue;
         pendingName = null;
         pendingValue = null;
-        if (state == State.TRAILERS) {
+        if (state == State.BODY) {
             if (fields == null) {
                 fields = TRAILERS.newHeaders();
             }
@@ -750,10 +783,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         out.add(new DecodedRequest(version, method, uri, fields, desyncClass, desyncReason, closeAfter));
         fields = null;
         if (chunked) {
-            state = State.CHUNK_SIZE;
+            fieldCount = 0; // the trailers' own count
+            body.chunked();
+            state = State.BODY;
         } else if (contentLength > 0) {
-            remaining = contentLength;
-            state = State.FIXED_BODY;
+            body.fixed(contentLength);
+            state = State.BODY;
         } else {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
             endRequest();
@@ -776,122 +811,6 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             // RFC 9112 3.2: a server MUST respond with 400 to an HTTP/1.1 request without Host.
             note(DesyncClass.SEVERE, "HTTP/1.1 request without Host");
         }
-    }
-
-    private void finishTrailers(List<Object> out) {
-        out.add(fields == null
-                ? LastHttpContent.EMPTY_LAST_CONTENT
-                : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, fields));
-        fields = null;
-        endRequest();
-    }
-
-    // ---- bodies ----
-
-    private void readFixedBody(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        ByteBuf piece = in.readRetainedSlice(n);
-        remaining -= n;
-        if (remaining == 0) {
-            out.add(new DefaultLastHttpContent(piece));
-            endRequest();
-        } else {
-            out.add(new DefaultHttpContent(piece));
-        }
-    }
-
-    private void readChunkSize(ByteBuf in) {
-        int lf = findLf(in);
-        int max = limits.maxChunkLine();
-        if (lf < 0) {
-            if (scanned > max) {
-                throw fail("chunk-size line too long");
-            }
-            return;
-        }
-        int start = in.readerIndex();
-        if (lf - start > max) {
-            throw fail("chunk-size line too long");
-        }
-        if (lf == start || in.getByte(lf - 1) != CR) {
-            throw fail("chunk-size line not ended by CRLF");
-        }
-        int end = lf - 1;
-        long size = 0;
-        int i = start;
-        for (; i < end; i++) {
-            int digit = Bytes.hex(in.getByte(i));
-            if (digit < 0) {
-                break;
-            }
-            if (size > (Long.MAX_VALUE >> 4)) {
-                throw fail("chunk size overflows");
-            }
-            size = size << 4 | digit;
-        }
-        if (i == start) {
-            throw fail("chunk size is not a hexadecimal number");
-        }
-        if (i < end) {
-            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ); we pass extensions by
-            // untouched (the encoder towards the backend drops them) but they may not hide bytes.
-            while (i < end && Bytes.isOws(in.getByte(i))) {
-                i++;
-            }
-            if (i == end || in.getByte(i) != ';') {
-                throw fail("chunk size is not a hexadecimal number");
-            }
-            if (in.forEachByte(i, end - i, Bytes.FIELD_VALUE) >= 0) {
-                throw fail("control byte in chunk extension");
-            }
-        }
-        in.readerIndex(lf + 1);
-        if (size == 0) {
-            state = State.TRAILERS;
-            fieldBytes = 0;
-            fieldCount = 0;
-            return;
-        }
-        long maxBody = limits.maxBodySize();
-        if (maxBody > 0 && size > maxBody - bodyBytes) {
-            throw new Rejection(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "body too large", desyncClass);
-        }
-        if (size > Long.MAX_VALUE - bodyBytes) {
-            throw fail("chunked body length overflows");
-        }
-        bodyBytes += size;
-        remaining = size;
-        state = State.CHUNK_DATA;
-    }
-
-    private void readChunkData(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
-        remaining -= n;
-        if (remaining == 0) {
-            state = State.CHUNK_DATA_END;
-        }
-    }
-
-    private void readChunkDataEnd(ByteBuf in) {
-        int at = in.readerIndex();
-        if (in.readableBytes() < 2) {
-            if (in.isReadable() && in.getByte(at) != CR) {
-                throw fail("chunk data longer than its size");
-            }
-            return;
-        }
-        if (in.getByte(at) != CR || in.getByte(at + 1) != LF) {
-            throw fail("chunk data longer than its size");
-        }
-        in.skipBytes(2);
-        state = State.CHUNK_SIZE;
     }
 
     // ---- helpers ----
@@ -922,8 +841,6 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         http09 = false;
         oddNameDropped = false;
         upgrade = false;
-        remaining = 0;
-        bodyBytes = 0;
     }
 
     private void endRequest() {
@@ -936,24 +853,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
     }
 
-    /**
-     * The index of the LF ending the current line, or -1 while it has not all arrived. A CR
-     * followed by anything but LF is rejected as soon as that byte is here: no parser agrees on
-     * what a bare CR ends, and a client that sends one may never send the LF we would wait for.
-     * Bytes before {@link #scanned} are known to hold neither LF nor CR, so each byte is looked
-     * at once however slowly the line arrives.
-     */
+    /** The index of the LF ending the current line, or -1 while it has not all arrived ({@link LineFinder}). */
     private int findLf(ByteBuf in) {
-        int from = in.readerIndex() + scanned;
-        int to = in.writerIndex();
-        int lf = in.indexOf(from, to, LF);
-        int crEnd = lf < 0 ? to : lf - 1;
-        int cr = crEnd > from ? in.indexOf(from, crEnd, CR) : -1;
-        if (cr >= 0 && cr < to - 1) {
+        int lf = lines.next(in);
+        if (lf == LineFinder.BARE_CR) {
             throw fail("CR not followed by LF");
         }
-        // A CR as the last byte so far may be half of a CRLF: look at it again with the next byte.
-        scanned = lf >= 0 ? 0 : (cr >= 0 ? cr : to) - in.readerIndex();
         return lf;
     }
 
@@ -961,9 +866,6 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private int contentEnd(ByteBuf in, int start, int lf) {
         if (lf > start && in.getByte(lf - 1) == CR) {
             return lf - 1;
-        }
-        if (state == State.TRAILERS) {
-            throw fail("chunked framing line not ended by CRLF");
         }
         note(DesyncClass.AMBIGUOUS, "line ended by LF without CR");
         return lf;

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -22,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 
 /**
@@ -33,10 +33,12 @@ import java.util.List;
  *
  * <p>Framing follows RFC 9112 6.3 for responses: nothing after a response to HEAD, a 1xx, 204 or
  * 304; a chunked body when chunked is the final transfer coding; a body delimited by the
- * connection's close for any other transfer coding or when there is no Content-Length. A head it
- * cannot read safely (a malformed status line, a field without a colon or with a bad name,
- * framing fields that disagree, a head over the limit) becomes a response with a failed
- * {@link DecoderResult}, and everything after it is discarded: the connection is never reused.
+ * connection's close for any other transfer coding or when there is no Content-Length. The body
+ * is read by the {@link BodyReader} shared with requests, under the policy stated in the
+ * constructor. A head it cannot read safely (a malformed status line, a field without a colon or
+ * with a bad name, framing fields that disagree, a head over the limit) becomes a response with a
+ * failed {@link DecoderResult}, and everything after it is discarded: the connection is never
+ * reused.
  * Control bytes inside field values and the reason phrase are replaced by SP (RFC 9110 5.5) and
  * obsolete line folding is unfolded (RFC 9112 5.2), because those bytes go to the client as sent.
  *
@@ -51,16 +53,11 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     private static final int MAX_CHUNK_LINE = 8192;
 
     private enum State {
-        HEAD, FIXED_BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, TRAILERS, CLOSE_DELIMITED, UPGRADED, FAILED
+        HEAD, BODY, UPGRADED, FAILED
     }
 
     /** Field names the proxy reads or removes; every other field stays bytes. */
-    private static final AsciiString[] PARSED = {
-        HttpHeaderNames.CONTENT_LENGTH, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.CONNECTION,
-        HttpHeaderNames.KEEP_ALIVE, HttpHeaderNames.UPGRADE, HttpHeaderNames.TE, HttpHeaderNames.TRAILER,
-        HttpHeaderNames.PROXY_AUTHENTICATE, AsciiString.cached("proxy-connection"),
-    };
-    private static final int CONNECTION = 2;
+    private static final AsciiString[] PARSED = parsed();
     private static final int NAME_START = 0;
     private static final int NAME_END = 1;
     private static final int VALUE_START = 2;
@@ -73,12 +70,11 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
 
     private final int maxHeadSize;
     private final int[] teElements = new int[1];
+    private final BodyReader body;
     private State state = State.HEAD;
     /** Bytes after the reader index known not to hold the end of the head or of a line. */
     private int scanned;
     private boolean expectHead;
-    private long remaining;
-    private int trailerBytes;
     private HttpHeaders trailers;
     /** The fields of the head being parsed, {@link #FIELD} ints each; reused. */
     private int[] fields = new int[FIELD * 16];
@@ -86,6 +82,14 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     /** @param maxHeadSize the most bytes a head's fields may take (the status line has its own limit) */
     public ResponseDecoder(int maxHeadSize) {
         this.maxHeadSize = maxHeadSize;
+        // Responses: the backend is ours and some old servers end chunk lines with a bare LF or
+        // pad chunk sizes with spaces, so both are read; what cannot be read fails the exchange
+        // with 502 (see decode) and the connection is not reused. A bare CR is refused as on the
+        // request side: no server sends one, and a chunk line read two ways is where the next
+        // response on a kept-alive connection would be misread. No body limit: we stream it.
+        this.body = new BodyReader(new BodyReader.Policy(
+                BodyReader.LineEnds.CRLF_OR_LF, BodyReader.ChunkExtensions.LENIENT,
+                MAX_CHUNK_LINE, maxHeadSize, 0), new TrailerFields());
     }
 
     /** The next response answers a HEAD request: it has no body whatever its framing fields say. */
@@ -106,14 +110,9 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         try {
             switch (state) {
                 case HEAD -> readHead(in, out);
-                case FIXED_BODY -> readFixedBody(in, out);
-                case CHUNK_SIZE -> readChunkSize(in);
-                case CHUNK_DATA -> readChunkData(in, out);
-                case CHUNK_DATA_END -> readChunkDataEnd(in);
-                case TRAILERS -> readTrailers(in, out);
-                case CLOSE_DELIMITED -> {
-                    if (in.isReadable()) {
-                        out.add(new DefaultHttpContent(in.readRetainedSlice(in.readableBytes())));
+                case BODY -> {
+                    if (body.read(in, out)) {
+                        state = State.HEAD;
                     }
                 }
                 case UPGRADED -> { }
@@ -121,19 +120,25 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
                 default -> throw new IllegalStateException(state.name());
             }
         } catch (BadResponse e) {
-            boolean inHead = state == State.HEAD;
-            state = State.FAILED;
-            trailers = null;
-            in.skipBytes(in.readableBytes());
-            out.add(inHead ? failedHead(e) : failedContent(e));
+            fail(e, in, out);
+        } catch (BodyReader.BadBody e) {
+            // Every body problem, too large trailers included, is the backend's: 502.
+            fail(new BadResponse(e.getMessage()), in, out);
         }
+    }
+
+    private void fail(BadResponse e, ByteBuf in, List<Object> out) {
+        boolean inHead = state == State.HEAD;
+        state = State.FAILED;
+        body.reset();
+        trailers = null;
+        in.skipBytes(in.readableBytes());
+        out.add(inHead ? failedHead(e) : failedContent(e));
     }
 
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (state == State.CLOSE_DELIMITED) {
-            decode(ctx, in, out);
-            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        if (state == State.BODY && body.closed(in, out)) {
             state = State.HEAD;
         }
         // Anything else cut short is told by the channel closing: the proxy knows how far it got.
@@ -227,19 +232,18 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         boolean transferEncoding = false;
         int coding = Framing.LAST_IS_OTHER;
         teElements[0] = 0;
+        boolean connectionNames = false;
         for (int f = 0; f < count; f++) {
             int at = f * FIELD;
             int known = fields[at + KNOWN];
-            if (known < 0 && !namedByConnection(h, at, count)) {
-                spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
+            if (known < 0) {
                 continue;
             }
-            AsciiString value = new AsciiString(h, fields[at + VALUE_START],
-                                                fields[at + VALUE_END] - fields[at + VALUE_START], false);
-            AsciiString name = known >= 0 ? PARSED[known]
-                               : new AsciiString(h, fields[at + NAME_START],
-                                                 fields[at + NAME_END] - fields[at + NAME_START], false);
-            if (name == HttpHeaderNames.CONTENT_LENGTH) {
+            AsciiString value = value(h, at);
+            AsciiString name = PARSED[known];
+            if (name == HttpHeaderNames.CONNECTION) {
+                connectionNames |= HopByHop.namesFields(value);
+            } else if (name == HttpHeaderNames.CONTENT_LENGTH) {
                 long n = Framing.contentLength(value);
                 if (n < 0 || (contentLength >= 0 && contentLength != n)) {
                     throw new BadResponse("invalid or conflicting Content-Length");
@@ -261,6 +265,19 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
                 transferEncoding = true;
             }
             parsed.add(name, value);
+        }
+        for (int f = 0; f < count; f++) {
+            int at = f * FIELD;
+            if (fields[at + KNOWN] >= 0) {
+                continue;
+            }
+            if (connectionNames && namedByConnection(parsed, h, at)) {
+                // Parsed only to be stripped (HopByHop), so where it stands among the others is moot.
+                parsed.add(new AsciiString(h, fields[at + NAME_START],
+                                           fields[at + NAME_END] - fields[at + NAME_START], false), value(h, at));
+            } else {
+                spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
+            }
         }
         if (transferEncoding && version == HttpVersion.HTTP_1_0) {
             throw new BadResponse("Transfer-Encoding in an HTTP/1.0 response"); // RFC 9112 6.1: faulty framing
@@ -341,30 +358,27 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
     }
 
     /** Whether a Connection field of this head names the field at {@code at}. */
-    private boolean namedByConnection(byte[] h, int at, int count) {
-        int nameStart = fields[at + NAME_START];
-        int nameEnd = fields[at + NAME_END];
-        for (int f = 0; f < count; f++) {
-            int c = f * FIELD;
-            if (fields[c + KNOWN] != CONNECTION) {
-                continue;
-            }
-            int i = fields[c + VALUE_START];
-            int end = fields[c + VALUE_END];
-            while (i < end) {
-                while (i < end && (h[i] == ',' || Bytes.isOws(h[i]))) {
-                    i++;
-                }
-                int t = i;
-                while (i < end && h[i] != ',' && !Bytes.isOws(h[i])) {
-                    i++;
-                }
-                if (i - t == nameEnd - nameStart && regionMatches(h, t, h, nameStart, i - t)) {
-                    return true;
-                }
+    private boolean namedByConnection(HttpHeaders parsed, byte[] h, int at) {
+        Iterator<? extends CharSequence> values = parsed.valueCharSequenceIterator(HttpHeaderNames.CONNECTION);
+        while (values.hasNext()) {
+            if (HopByHop.names(values.next(), h, fields[at + NAME_START], fields[at + NAME_END])) {
+                return true;
             }
         }
         return false;
+    }
+
+    private AsciiString value(byte[] h, int at) {
+        return new AsciiString(h, fields[at + VALUE_START], fields[at + VALUE_END] - fields[at + VALUE_START], false);
+    }
+
+    /** Framing fields, then the hop-by-hop table: what the proxy reads or strips. */
+    private static AsciiString[] parsed() {
+        AsciiString[] p = new AsciiString[2 + HopByHop.FIELDS.length];
+        p[0] = HttpHeaderNames.CONTENT_LENGTH;
+        p[1] = HttpHeaderNames.TRANSFER_ENCODING;
+        System.arraycopy(HopByHop.FIELDS, 0, p, 2, HopByHop.FIELDS.length);
+        return p;
     }
 
     private static int addSpan(byte[] h, int[] spans, int spanCount, int start, int end) {
@@ -399,115 +413,33 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         }
         if (head || code == 204 || code == 304) {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        } else if (transferEncoding && coding == Framing.LAST_IS_CHUNKED) {
+            body.chunked();
+            state = State.BODY;
         } else if (transferEncoding) {
-            state = coding == Framing.LAST_IS_CHUNKED ? State.CHUNK_SIZE : State.CLOSE_DELIMITED;
+            body.untilClose();
+            state = State.BODY;
         } else if (contentLength == 0) {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
         } else if (contentLength > 0) {
-            remaining = contentLength;
-            state = State.FIXED_BODY;
+            body.fixed(contentLength);
+            state = State.BODY;
         } else {
-            state = State.CLOSE_DELIMITED;
+            body.untilClose();
+            state = State.BODY;
         }
     }
 
-    // ---- body ----
+    // ---- trailers ----
 
-    private void readFixedBody(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        ByteBuf piece = in.readRetainedSlice(n);
-        remaining -= n;
-        if (remaining == 0) {
-            out.add(new DefaultLastHttpContent(piece, EmptyHttpHeaders.INSTANCE));
-            state = State.HEAD;
-        } else {
-            out.add(new DefaultHttpContent(piece));
-        }
-    }
-
-    private void readChunkSize(ByteBuf in) {
-        int lf = findLf(in, MAX_CHUNK_LINE);
-        if (lf < 0) {
-            return;
-        }
-        int start = in.readerIndex();
-        int end = lf > start && in.getByte(lf - 1) == CR ? lf - 1 : lf;
-        long size = 0;
-        int i = start;
-        for (; i < end; i++) {
-            int digit = Bytes.hex(in.getByte(i));
-            if (digit < 0) {
-                break;
-            }
-            if (size > (Long.MAX_VALUE >> 4)) {
-                throw new BadResponse("chunk size overflows");
-            }
-            size = size << 4 | digit;
-        }
-        if (i == start || (i < end && in.getByte(i) != ';' && !Bytes.isOws(in.getByte(i)))) {
-            throw new BadResponse("chunk size is not a hexadecimal number");
-        }
-        in.readerIndex(lf + 1);
-        if (size == 0) {
-            state = State.TRAILERS;
-            trailerBytes = 0;
-            return;
-        }
-        remaining = size;
-        state = State.CHUNK_DATA;
-    }
-
-    private void readChunkData(ByteBuf in, List<Object> out) {
-        int n = (int) Math.min(remaining, in.readableBytes());
-        if (n == 0) {
-            return;
-        }
-        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
-        remaining -= n;
-        if (remaining == 0) {
-            state = State.CHUNK_DATA_END;
-        }
-    }
-
-    private void readChunkDataEnd(ByteBuf in) {
-        int lf = findLf(in, 2);
-        if (lf < 0) {
-            return;
-        }
-        int start = in.readerIndex();
-        if (lf != start && !(lf == start + 1 && in.getByte(start) == CR)) {
-            throw new BadResponse("chunk data longer than its size");
-        }
-        in.readerIndex(lf + 1);
-        state = State.CHUNK_SIZE;
-    }
-
-    private void readTrailers(ByteBuf in, List<Object> out) {
-        while (true) {
-            int lf = findLf(in, maxHeadSize - trailerBytes);
-            if (lf < 0) {
-                return;
-            }
-            int start = in.readerIndex();
-            int end = lf > start && in.getByte(lf - 1) == CR ? lf - 1 : lf;
-            trailerBytes += lf + 1 - start;
-            if (end == start) {
-                in.readerIndex(lf + 1);
-                HttpHeaders t = trailers;
-                trailers = null;
-                out.add(t == null ? LastHttpContent.EMPTY_LAST_CONTENT
-                                  : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, t));
-                state = State.HEAD;
-                return;
-            }
+    /** Trailer lines are framed by the body reader and parsed as head fields are. */
+    private final class TrailerFields implements BodyReader.Trailers {
+        @Override
+        public void trailerLine(ByteBuf in, int start, int end) {
             byte[] line = new byte[end - start];
             in.getBytes(start, line);
-            in.readerIndex(lf + 1);
             if (line[0] == ' ' || line[0] == '\t') {
-                continue; // a folded trailer line: trailers are dropped rather than mended
+                return; // a folded trailer line: trailers are dropped rather than mended
             }
             field(line, 0, 0, line.length);
             if (trailers == null) {
@@ -516,28 +448,16 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             trailers.add(new AsciiString(line, 0, fields[NAME_END], false),
                          new AsciiString(line, fields[VALUE_START], fields[VALUE_END] - fields[VALUE_START], false));
         }
+
+        @Override
+        public HttpHeaders trailersEnd() {
+            HttpHeaders t = trailers;
+            trailers = null;
+            return t;
+        }
     }
 
     // ---- helpers ----
-
-    /** The LF ending the line at the reader index, or -1 while it has not arrived within {@code max} bytes. */
-    private int findLf(ByteBuf in, int max) {
-        int from = in.readerIndex() + scanned;
-        int to = in.writerIndex();
-        int lf = in.indexOf(from, to, LF);
-        if (lf < 0) {
-            scanned = to - in.readerIndex();
-            if (scanned > max) {
-                throw new BadResponse("line longer than " + max + " bytes");
-            }
-            return -1;
-        }
-        scanned = 0;
-        if (lf - in.readerIndex() > max) {
-            throw new BadResponse("line longer than " + max + " bytes");
-        }
-        return lf;
-    }
 
     private static int indexOf(byte[] a, int from, byte b) {
         for (int i = from; i < a.length; i++) {
@@ -573,15 +493,6 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         int off = lowerName.arrayOffset();
         for (int i = 0; i < n; i++) {
             if ((h[start + i] | 0x20) != name[off + i]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean regionMatches(byte[] a, int aStart, byte[] b, int bStart, int n) {
-        for (int i = 0; i < n; i++) {
-            if ((a[aStart + i] | 0x20) != (b[bStart + i] | 0x20)) {
                 return false;
             }
         }

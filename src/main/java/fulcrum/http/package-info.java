@@ -1,5 +1,5 @@
 /**
- * Request framing policy: where a request ends, and what the balancer forwards.
+ * HTTP/1.1 framing for both directions: where a message ends, and what the balancer forwards.
  *
  * <p>{@link fulcrum.http.RequestDecoder} classifies every request in the tiers of AWS's
  * http_desync_guardian, then acts by {@link fulcrum.http.DesyncMode}:
@@ -59,5 +59,25 @@
  * <p>Responses from backends are read by {@link fulcrum.http.ResponseDecoder}, framed as RFC
  * 9112 6.3 says for responses; a head it cannot read safely fails the exchange with 502, and
  * only framing and hop-by-hop fields are parsed, the rest forwarded as the backend's bytes.
+ *
+ * <p>Shared by both directions:
+ * <ul>
+ *   <li>{@code BodyReader} reads every body: a fixed length, chunked (extensions, trailers), or
+ *   until the connection closes (responses only). Its {@code Policy} is each direction's
+ *   strictness, stated where each decoder builds it: requests accept only CRLF in chunked
+ *   framing and only ";"-led extensions without control bytes, and a bad line is a 400 of class
+ *   SEVERE (413 over max-body-size, 431 for trailers over the header limit); responses also
+ *   read a bare LF and sizes padded with spaces, and anything they cannot read fails the
+ *   exchange with 502. A CR not followed by LF is refused in both, as soon as the next byte
+ *   arrives. Trailer lines are framed there and parsed by each decoder as its head fields.</li>
+ *   <li>{@code HopByHop} is the one table of fields not forwarded (RFC 9110 7.6.1: Connection
+ *   and what it names, Keep-Alive, Proxy-Connection, TE, Trailer, Proxy-Authenticate, Upgrade
+ *   unless switching protocols) and the one reader of Connection values, allocation-free for
+ *   keep-alive and close. Transfer-Encoding is left to the framing: a body is forwarded in the
+ *   coding it arrived in.</li>
+ *   <li>{@code LineFinder} finds line ends for the request head and chunked framing, with the
+ *   one bare-CR rule.</li>
+ *   <li>{@code Framing} reads Content-Length and Transfer-Encoding values.</li>
+ * </ul>
  */
 package fulcrum.http;

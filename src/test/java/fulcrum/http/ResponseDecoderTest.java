@@ -268,6 +268,24 @@ class ResponseDecoderTest {
     }
 
     @Test
+    void chunkedFramingToleratesBareLineFeedsAndPaddedSizes() {
+        Decoded d = one("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "3  \nabc\n2;x\r\nde\r\n0\nX-Checksum: 9\n\n");
+        assertTrue(d.complete());
+        assertEquals("abcde", d.body());
+        assertEquals("9", d.last().trailingHeaders().get("x-checksum"));
+    }
+
+    @Test
+    void aBareCrInChunkedFramingFailsTheBodyAsOnTheRequestSide() {
+        for (String bad : List.of("3;x\ry\r\nabc\r\n0\r\n\r\n", "0\r\nX-Checksum: 9\r1\r\n\r\n",
+                                  "1\r\na\r\n0\r\n\r\r\n")) {
+            List<Decoded> d = decode("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + bad);
+            assertTrue(d.get(d.size() - 1).failed(), bad);
+        }
+    }
+
+    @Test
     void duplicateIdenticalContentLengthsStandAsOne() {
         Decoded d = one("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok");
         assertEquals("ok", d.body());
