@@ -175,7 +175,9 @@ final class Exchange {
         groupCookie = route.setCookie();
         listener.forwardingHeaders().request(request, client.remote(), client.clientText(), upgrade);
         if (closeClient) {
+            // Forwarding headers removed the client's Connection field: this is the only close a target is sent.
             request.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            sentClose = true;
         }
         dispatch();
     }
@@ -301,7 +303,6 @@ final class Exchange {
         b.readable(client.isWritable());
         target.requestStarted();
         onTarget = true;
-        sentClose = request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true);
         b.send(request);
         sentNanos = lastBackendActivity = System.nanoTime();
         if (requestComplete) {
