@@ -70,38 +70,39 @@ final class HopByHop {
      * cost no allocation.
      */
     static List<String> namedFields(CharSequence value, boolean upgrade, List<String> named) {
-        int n = value.length();
-        int start = skipOws(value, 0);
-        while (start < n) {
-            int comma = elementEnd(value, start);
-            int end = trimEnd(value, start, comma);
-            if (end > start && !isToken(value, start, end, HttpHeaderValues.KEEP_ALIVE)
-                && !isToken(value, start, end, HttpHeaderValues.CLOSE)
-                && !(upgrade && isToken(value, start, end, HttpHeaderValues.UPGRADE))) {
-                if (named == null) {
-                    named = new ArrayList<>(2);
-                }
-                named.add(value.subSequence(start, end).toString());
+        for (int start = nextNamed(value, 0, upgrade); start >= 0;
+             start = nextNamed(value, elementEnd(value, start) + 1, upgrade)) {
+            if (named == null) {
+                named = new ArrayList<>(2);
             }
-            start = skipOws(value, comma + 1);
+            named.add(value.subSequence(start, trimEnd(value, start, elementEnd(value, start))).toString());
         }
         return named;
     }
 
     /** Whether a Connection value names a field other than keep-alive and close. */
     static boolean namesFields(CharSequence value) {
+        return nextNamed(value, 0, false) >= 0;
+    }
+
+    /**
+     * Where the next element of a Connection value at or after {@code from} starts that names a
+     * field (not keep-alive, close, or upgrade when switching); -1 when none does.
+     */
+    private static int nextNamed(CharSequence value, int from, boolean upgrade) {
         int n = value.length();
-        int start = skipOws(value, 0);
+        int start = skipOws(value, from);
         while (start < n) {
             int comma = elementEnd(value, start);
             int end = trimEnd(value, start, comma);
             if (end > start && !isToken(value, start, end, HttpHeaderValues.KEEP_ALIVE)
-                && !isToken(value, start, end, HttpHeaderValues.CLOSE)) {
-                return true;
+                && !isToken(value, start, end, HttpHeaderValues.CLOSE)
+                && !(upgrade && isToken(value, start, end, HttpHeaderValues.UPGRADE))) {
+                return start;
             }
             start = skipOws(value, comma + 1);
         }
-        return false;
+        return -1;
     }
 
     /** Whether a Connection value names the field whose name is {@code h[nameStart, nameEnd)}. */
