@@ -69,24 +69,6 @@ public final class EngineIoSessions {
         return new EngineIoHandshake(this, target, true);
     }
 
-    /**
-     * Learns the session a handshake response opened on {@code target} from one piece that holds
-     * the whole handshake ({@code body} is not consumed). Returns the sid, or null. A handshake
-     * that arrives in pieces needs {@link #handshake(Target)}.
-     */
-    public String learn(ByteBuf body, Target target, long nowNanos) {
-        return EngineIoHandshake.once(handshake(target), body, nowNanos);
-    }
-
-    /**
-     * Learns the session a WebSocket-first handshake opened from one piece that holds its whole
-     * first frame ({@code frames} is not consumed). Returns the sid, or null. A frame that arrives
-     * in pieces needs {@link #webSocketHandshake(Target)}.
-     */
-    public String learnFromFrame(ByteBuf frames, Target target, long nowNanos) {
-        return EngineIoHandshake.once(webSocketHandshake(target), frames, nowNanos);
-    }
-
     /** Remembers {@code sid} on {@code target}; false when the table is full. */
     boolean remember(String sid, long intervalMs, long timeoutMs, Target target, long nowNanos) {
         long idleMs = intervalMs > 0 && timeoutMs > 0 ? intervalMs + timeoutMs : DEFAULT_IDLE_MS;

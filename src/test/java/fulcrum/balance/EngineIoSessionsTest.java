@@ -28,7 +28,7 @@ class EngineIoSessionsTest {
     private static String learn(EngineIoSessions s, String body, Target t, long now) {
         ByteBuf b = Unpooled.copiedBuffer(body, StandardCharsets.ISO_8859_1);
         try {
-            String sid = s.learn(b, t, now);
+            String sid = EngineIoHandshake.once(s.handshake(t), b, now);
             assertEquals(0, b.readerIndex(), "the body is left for the client");
             return sid;
         } finally {
@@ -80,7 +80,7 @@ class EngineIoSessionsTest {
         ByteBuf frame = Unpooled.buffer().writeByte(0x81).writeByte(open.length).writeBytes(open)
                                 .writeByte(0x81).writeByte(2).writeBytes("40".getBytes(StandardCharsets.US_ASCII));
         try {
-            assertEquals("wsfirst", s.learnFromFrame(frame, a, 0));
+            assertEquals("wsfirst", EngineIoHandshake.once(s.webSocketHandshake(a), frame, 0));
             assertEquals(0, frame.readerIndex());
         } finally {
             frame.release();
@@ -88,7 +88,7 @@ class EngineIoSessionsTest {
         assertSame(a, s.lookup("wsfirst", S));
         ByteBuf binary = Unpooled.buffer().writeByte(0x82).writeByte(1).writeByte(0);
         try {
-            assertNull(s.learnFromFrame(binary, a, 0));
+            assertNull(EngineIoHandshake.once(s.webSocketHandshake(a), binary, 0));
         } finally {
             binary.release();
         }
