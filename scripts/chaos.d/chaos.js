@@ -16,14 +16,16 @@ const clients = require('./clients');
 const { Prng, percentile, sleep, fmtMs } = require('./util');
 
 const USAGE = `usage: scripts/chaos [--duration 10m] [--quick] [--proxy fulcrum|haproxy|both]
-                     [--seed N] [--clients N] [--no-netns] [--out DIR]
+                     [--seed N] [--clients N] [--faults LIST] [--no-netns] [--out DIR]
   --duration D  how long faults are injected, per proxy (default 10m; s, m suffixes)
-  --quick       about a minute: 45s of faults, shorter faults, fewer clients, Fulcrum only
+  --quick       about a minute: 60s of faults, shorter faults, fewer clients, Fulcrum only
                 unless --proxy says otherwise
   --proxy P     fulcrum, haproxy or both (default both, one after the other with the same
                 seed, so both meet the same faults in the same order)
   --seed N      fault schedule seed (default: from the clock; printed)
   --clients N   Socket.IO clients of each of the four kinds (default 6, --quick 3)
+  --faults LIST only these, comma-separated (default all: kill,stop,restart,http500,latency,
+                loss,partition,reload,deregister), each kind in turn in a shuffled order
   --no-netns    no network namespace (no root): latency, loss and partition are skipped
   --out DIR     logs and summary.json (default target/chaos)
 Exit code: 0 when the invariants hold (for Fulcrum when both ran; HAProxy is the comparison),
@@ -39,7 +41,7 @@ function parseDuration(s) {
 }
 
 function parseArgs(argv) {
-  const o = { durationMs: null, quick: false, proxy: null, seed: null, perKind: null, netns: true, out: null, root: null };
+  const o = { durationMs: null, quick: false, proxy: null, seed: null, perKind: null, netns: true, out: null, root: null, faults: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -55,6 +57,7 @@ function parseArgs(argv) {
       case '--seed': o.seed = Number(v()); break;
       case '--clients': o.perKind = Number(v()); break;
       case '--no-netns': o.netns = false; break;
+      case '--faults': o.faults = v().split(','); break;
       case '--out': o.out = v(); break;
       case '--root': o.root = v(); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
@@ -69,13 +72,18 @@ function parseArgs(argv) {
   }
   o.proxies = o.proxy === 'both' ? ['fulcrum', 'haproxy'] : [o.proxy];
   if (o.durationMs === null) {
-    o.durationMs = o.quick ? 45000 : 600000;
+    o.durationMs = o.quick ? 60000 : 600000;
   }
   if (o.perKind === null) {
     o.perKind = o.quick ? 3 : 6;
   }
   if (!Number.isInteger(o.perKind) || o.perKind < 1) {
     throw new Error(`--clients ${o.perKind} (expected: an integer >= 1)`);
+  }
+  for (const f of o.faults || []) {
+    if (!FAULTS.includes(f)) {
+      throw new Error(`--faults: ${f} (expected: some of ${FAULTS.join(',')})`);
+    }
   }
   if (o.seed === null || !Number.isFinite(o.seed)) {
     o.seed = Date.now() % 1000000;
@@ -384,10 +392,15 @@ fulcrum {
     this.adminPort = await freePort();
     this.confFile = path.join(this.run.dir, 'fulcrum.conf');
     fs.writeFileSync(this.confFile, this.config('2s'));
+    // The test suite runs the compiled classes when it has no current jar (see ChaosRunTest).
+    const launch = process.env.CHAOS_FULCRUM_CP
+      ? ['-cp', process.env.CHAOS_FULCRUM_CP, 'fulcrum.Main']
+      : ['-jar', path.join(root, 'target/fulcrum.jar')];
     const jvm = fs.readFileSync(path.join(root, 'conf/jvm.options'), 'utf8').split('\n')
       .map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    this.proc = spawnLogged('fulcrum', 'java', [...jvm, `-Dlogback.configurationFile=${path.join(root, 'conf/logback.xml')}`,
-      '-jar', path.join(root, 'target/fulcrum.jar'), '--config', this.confFile], path.join(this.run.dir, 'fulcrum.log'), {});
+    const extra = (process.env.CHAOS_FULCRUM_JAVA_OPTS || '').split(/\s+/).filter(Boolean);
+    this.proc = spawnLogged('fulcrum', 'java', [...jvm, ...extra, `-Dlogback.configurationFile=${path.join(root, 'conf/logback.xml')}`,
+      ...launch, '--config', this.confFile], path.join(this.run.dir, 'fulcrum.log'), {});
     this.url = `http://127.0.0.1:${this.port}`;
     await waitFor('fulcrum admin', async () => (await this.admin('GET', '/healthz')).status === 200, 60000, this.proc);
   }
@@ -457,8 +470,7 @@ class HaproxyProxy {
     const servers = this.run.servers.map((s) => `  server ${s.id} ${s.address} check cookie ${s.id}`).join('\n');
     // The same intent as Fulcrum's file: round-robin, a sticky cookie inserted by the balancer
     // and hidden from the servers, health checks with the same timings, sessions of a server
-    // marked down closed. HAProxy cannot read the Engine.IO sid from a handshake answer, so
-    // cookie-less clients are pinned by the sid only from the first request that carries it.
+    // marked down closed.
     const cfg = `global
   maxconn 4096
   stats socket ${this.sock} mode 600 level admin
@@ -479,8 +491,13 @@ frontend public
 backend chat
   balance roundrobin
   cookie FULCRUM insert indirect nocache
+  # HAProxy learns an Engine.IO session id from the handshake answer's body (JSON after the
+  # packet type "0"), as Fulcrum does, and routes every request that carries it by it.
   stick-table type string len 64 size 100k expire 10m
-  stick on url_param(sid)
+  http-request set-var(txn.handshake) bool(1) if { url_param(EIO) -m found } !{ url_param(sid) -m found }
+  http-response wait-for-body time 2s if { var(txn.handshake) -m bool }
+  stick match url_param(sid)
+  stick store-response res.body,bytes(1),json_query('$.sid') if { var(txn.handshake) -m bool }
   option httpchk GET /health
   http-check expect status 200
   default-server inter ${HC.intervalMs}ms fall ${HC.unhealthy} rise ${HC.healthy} on-marked-down shutdown-sessions
@@ -743,7 +760,7 @@ async function runOne(opts, proxyName, netns) {
     // Faults, one at a time, each kind in turn of a shuffled order; the targets are all healthy
     // again before the next, so at least two healthy targets exist at every moment.
     const prng = new Prng(opts.seed);
-    const kinds = FAULTS.filter((k) => netns || !NET_FAULTS.has(k));
+    const kinds = (opts.faults || FAULTS).filter((k) => netns || !NET_FAULTS.has(k));
     const faultStart = run.clock();
     let order = [];
     while (run.clock() - faultStart < opts.durationMs) {
@@ -756,7 +773,12 @@ async function runOne(opts, proxyName, netns) {
     }
     run.log('faults over; waiting for every client');
     const calmFrom = run.clock();
-    await waitFor('every client back', () => fleet.allConnected(), 60000);
+    try {
+      await waitFor('every client back', () => fleet.allConnected(), 60000);
+    } catch (e) {
+      // Reported as clients never back; the rest of the run is still worth checking.
+      run.log(`${fleet.clients.filter((c) => !c.socket.connected).map((c) => c.id).join(', ')} not back within 60s`);
+    }
     await sleep(opts.quick ? 5000 : 10000);
     fleet.stopSending();
     await sleep(3000);
