@@ -341,7 +341,7 @@ class ChatServer {
       : spawnLogged(this.id, process.execPath, node, log, env);
     this.failing = false;
     this.starts++;
-    await waitFor(`${this.id} on ${this.address}`, () => tcpOpen(this.host, this.port), 20000, this.proc);
+    await waitFor(`${this.id} on ${this.address}`, () => tcpOpen(this.host, this.port), 60000, this.proc);
   }
 
   signal(sig) {
@@ -402,7 +402,7 @@ fulcrum {
     this.proc = spawnLogged('fulcrum', 'java', [...jvm, ...extra, `-Dlogback.configurationFile=${path.join(root, 'conf/logback.xml')}`,
       ...launch, '--config', this.confFile], path.join(this.run.dir, 'fulcrum.log'), {});
     this.url = `http://127.0.0.1:${this.port}`;
-    await waitFor('fulcrum admin', async () => (await this.admin('GET', '/healthz')).status === 200, 60000, this.proc);
+    await waitFor('fulcrum admin', async () => (await this.admin('GET', '/healthz')).status === 200, 120000, this.proc);
   }
 
   admin(method, p, body) {
