@@ -895,6 +895,7 @@ function httpCheck(run, m) {
   let exempt = 0;
   const violations = [];
   const byKind = {};
+  const windows = {};
   for (const r of recs) {
     if (r.t0 > m.end) {
       continue;
@@ -913,10 +914,14 @@ function httpCheck(run, m) {
     const f = faultAt(run, r.t0, 60000);
     const key = f ? f.kind : 'no fault';
     byKind[key] = (byKind[key] || 0) + 1;
+    const at = f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s` : 'no fault';
+    const w = windows[at] || (windows[at] = { n: 0, firstMs: r.t0 - (f ? f.t : 0), lastMs: 0 });
+    w.n++;
+    w.lastMs = r.t1 - (f ? f.t : 0);
     violations.push({ t0: r.t0, ms: r.t1 - r.t0, status: r.status, error: r.error,
       fault: f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s (+${((r.t0 - f.t) / 1000).toFixed(1)}s)` : 'none' });
   }
-  return { requests: recs.length, failed, exempt, violations: violations.length, byFault: byKind, samples: violations.slice(0, 20) };
+  return { requests: recs.length, failed, exempt, violations: violations.length, byFault: byKind, windows, samples: violations.slice(0, 20) };
 }
 
 // --- the report ------------------------------------------------------------------------------
@@ -995,7 +1000,10 @@ function table(opts, results, netns) {
     if (Object.keys(r.http.byFault).length) {
       out.push(`  HTTP failures not in flight at a fault, by the fault before them: ${JSON.stringify(r.http.byFault)}`);
     }
-    for (const s of r.http.samples.slice(0, 8)) {
+    for (const [at, w] of Object.entries(r.http.windows)) {
+      out.push(`  HTTP failures after ${at}: ${w.n}, from +${fmtMs(w.firstMs)} to +${fmtMs(w.lastMs)}`);
+    }
+    for (const s of r.http.samples.slice(0, 4)) {
       out.push(`  HTTP failure at ${(s.t0 / 1000).toFixed(1)}s after ${fmtMs(s.ms)}: ${s.error || s.status}; fault: ${s.fault}`);
     }
     const ce = Object.entries(r.recovery.connectErrors).slice(0, 6);
