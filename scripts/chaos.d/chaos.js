@@ -990,6 +990,11 @@ function table(opts, results, netns) {
     for (const l of r.messages.lostSamples.slice(0, 8)) {
       out.push(`  lost: ${l.id} sent at ${(l.tSend / 1000).toFixed(1)}s never reached ${l.receiver} (on ${l.server}); fault: ${l.fault}`);
     }
+    for (const b of r.messages.dupBursts.slice(0, 8)) {
+      const f = faultAt({ faults: r.faults }, b.from, 60000);
+      out.push(`  duplicated: ${b.n} second copies from ${(b.from / 1000).toFixed(2)}s to ${(b.to / 1000).toFixed(2)}s; `
+        + `fault before: ${f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s, over at ${(f.end / 1000).toFixed(1)}s` : 'none'}`);
+    }
     for (const g of r.recovery.overSamples.slice(0, 8)) {
       out.push(`  slow back: ${g.client} (on ${g.server}, ${g.reason}) down at ${(g.down / 1000).toFixed(1)}s for ${fmtMs(g.ms)}; fault: ${g.fault}`);
     }

@@ -137,6 +137,7 @@ class Fleet {
     this.sent = new Map();
     this.duplicated = 0;
     this.dupSamples = [];
+    this.dupTimes = [];
     this.unknown = 0;
     this.errors = new Map();
     this.clients = [];
@@ -176,6 +177,7 @@ class Fleet {
     }
     if (m.recv.has(client.id)) {
       this.duplicated++;
+      this.dupTimes.push(this.clock());
       if (this.dupSamples.length < 20) {
         this.dupSamples.push({ id: p.id, receiver: client.id, t: this.clock() });
       }
@@ -236,7 +238,8 @@ class Fleet {
     }
     return {
       sent: this.sent.size, checked, senderDropped, deliveriesExpected: expected, lost, lostByKind, lostSamples,
-      duplicated: this.duplicated, dupSamples: this.dupSamples, unknown: this.unknown,
+      duplicated: this.duplicated, dupSamples: this.dupSamples, dupBursts: bursts(this.dupTimes, 1000),
+      unknown: this.unknown,
     };
   }
 
@@ -256,6 +259,21 @@ class Fleet {
     }
     return out;
   }
+}
+
+// Times grouped into bursts: a new burst after a gap longer than gapMs.
+function bursts(times, gapMs) {
+  const out = [];
+  for (const t of [...times].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && t - last.to <= gapMs) {
+      last.to = t;
+      last.n++;
+    } else {
+      out.push({ from: t, to: t, n: 1 });
+    }
+  }
+  return out;
 }
 
 module.exports = { Fleet, KINDS };
