@@ -772,7 +772,6 @@ async function runOne(opts, proxyName, netns) {
       await waitFor(`${proxyName}: targets healthy again`, () => proxy.allHealthy(), 30000, proxy.proc);
     }
     run.log('faults over; waiting for every client');
-    const calmFrom = run.clock();
     try {
       await waitFor('every client back', () => fleet.allConnected(), 60000);
     } catch (e) {
@@ -788,12 +787,11 @@ async function runOne(opts, proxyName, netns) {
     load = null;
     const afterLoad = await proxy.resources();
     await fleet.close();
-    const closedAt = run.clock();
     // Idle pooled backend connections outlive their client by up to keep-alive-timeout.
     await sleep(8000);
     const after = await proxy.resources();
 
-    Object.assign(summary, analyse(run, fleet, opts, { base, warm, afterLoad, after, end, calmFrom, closedAt }));
+    Object.assign(summary, analyse(run, fleet, opts, { base, warm, afterLoad, after, end }));
   } catch (e) {
     summary.errors.push(String(e.stack || e));
     run.log(`ERROR ${e.message}`);
