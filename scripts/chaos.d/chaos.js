@@ -16,7 +16,8 @@ const clients = require('./clients');
 const { Prng, percentile, sleep, fmtMs } = require('./util');
 
 const USAGE = `usage: scripts/chaos [--duration 10m] [--quick] [--proxy fulcrum|haproxy|both]
-                     [--seed N] [--clients N] [--faults LIST] [--no-netns] [--out DIR]
+                     [--seed N] [--clients N] [--faults LIST] [--health-check D]
+                     [--no-netns] [--out DIR]
   --duration D  how long faults are injected, per proxy (default 10m; s, m suffixes)
   --quick       about a minute: 60s of faults, shorter faults, fewer clients, Fulcrum only
                 unless --proxy says otherwise
@@ -26,6 +27,8 @@ const USAGE = `usage: scripts/chaos [--duration 10m] [--quick] [--proxy fulcrum|
   --clients N   Socket.IO clients of each of the four kinds (default 6, --quick 3)
   --faults LIST only these, comma-separated (default all: kill,stop,restart,http500,latency,
                 loss,partition,reload,deregister), each kind in turn in a shuffled order
+  --health-check D  probe interval and timeout, both proxies (default 1s; the recovery
+                bound follows it)
   --no-netns    no network namespace (no root): latency, loss and partition are skipped
   --out DIR     logs and summary.json (default target/chaos)
 Exit code: 0 when the invariants hold (for Fulcrum when both ran; HAProxy is the comparison),
@@ -41,7 +44,7 @@ function parseDuration(s) {
 }
 
 function parseArgs(argv) {
-  const o = { durationMs: null, quick: false, proxy: null, seed: null, perKind: null, netns: true, out: null, root: null, faults: null };
+  const o = { durationMs: null, quick: false, proxy: null, seed: null, perKind: null, netns: true, out: null, root: null, faults: null, healthCheckMs: 1000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -58,6 +61,7 @@ function parseArgs(argv) {
       case '--clients': o.perKind = Number(v()); break;
       case '--no-netns': o.netns = false; break;
       case '--faults': o.faults = v().split(','); break;
+      case '--health-check': o.healthCheckMs = parseDuration(v()); break;
       case '--out': o.out = v(); break;
       case '--root': o.root = v(); break;
       case '-h': case '--help': console.log(USAGE); process.exit(0); break;
@@ -88,6 +92,11 @@ function parseArgs(argv) {
   if (o.seed === null || !Number.isFinite(o.seed)) {
     o.seed = Date.now() % 1000000;
   }
+  if (o.healthCheckMs < 100) {
+    throw new Error(`--health-check ${o.healthCheckMs}ms (expected: >= 100ms)`);
+  }
+  HC.intervalMs = o.healthCheckMs;
+  HC.timeoutMs = o.healthCheckMs;
   o.root = o.root || path.resolve(__dirname, '../..');
   o.out = path.resolve(o.out || path.join(o.root, 'target/chaos'));
   return o;
@@ -100,8 +109,10 @@ const RECONNECT = { delayMs: 500, delayMaxMs: 2000, randomization: 0.5, timeoutM
 // A target that stops answering is out of rotation after `unhealthy` probes, each at most
 // interval (+10% jitter) + timeout; its clients are then closed and reconnect after at most the
 // client's largest back-off; 3 s for the new handshake on a loaded machine.
-const DETECT_MS = HC.unhealthy * (HC.intervalMs * 1.1 + HC.timeoutMs);
-const RECOVERY_BOUND_MS = Math.round(DETECT_MS + RECONNECT.delayMaxMs * (1 + RECONNECT.randomization) + 3000);
+function recoveryBoundMs() {
+  const detect = HC.unhealthy * (HC.intervalMs * 1.1 + HC.timeoutMs);
+  return Math.round(detect + RECONNECT.delayMaxMs * (1 + RECONNECT.randomization) + 3000);
+}
 // A receiver "stayed connected" for a message when it had no disconnect from just before the
 // send until this long after it: longer than a frozen server takes to be detected and closed.
 const STAYED_MS = 10000;
@@ -856,13 +867,13 @@ function analyse(run, fleet, opts, m) {
       unprovoked++;
     }
     (byFault[key] = byFault[key] || []).push(g.ms);
-    if (g.ms > RECOVERY_BOUND_MS) {
+    if (g.ms > recoveryBoundMs()) {
       over.push({ ...g, fault: f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s` : 'none' });
     }
   }
   const all = gaps.map((g) => g.ms);
   out.recovery = {
-    boundMs: RECOVERY_BOUND_MS, disconnects: gaps.length, notBack: gaps.filter((g) => g.open).length,
+    boundMs: recoveryBoundMs(), disconnects: gaps.length, notBack: gaps.filter((g) => g.open).length,
     p50: percentile(all, 50), p99: percentile(all, 99), max: all.length ? Math.max(...all) : 0,
     overBound: over.length, overSamples: over.slice(0, 20), unprovoked,
     byFault: Object.fromEntries(Object.entries(byFault).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), max: Math.max(...v) }])),
@@ -951,7 +962,7 @@ function table(opts, results, netns) {
   row('  back after: p50', (r) => fmtMs(r.recovery.p50));
   row('  p99', (r) => fmtMs(r.recovery.p99));
   row('  max', (r) => fmtMs(r.recovery.max));
-  row(`  over the bound (${fmtMs(RECOVERY_BOUND_MS)})`, (r) => r.recovery.overBound);
+  row(`  over the bound (${fmtMs(recoveryBoundMs())})`, (r) => r.recovery.overBound);
   row('  never back', (r) => r.recovery.notBack);
   row('connect errors', (r) => Object.values(r.recovery.connectErrors).reduce((a, b) => a + b, 0));
   row('HTTP requests', (r) => r.http.requests);
@@ -1066,7 +1077,7 @@ async function main() {
   const ok = primary.errors.length === 0 && primary.ok === true;
   fs.writeFileSync(path.join(opts.out, 'summary.json'), JSON.stringify({
     seed: opts.seed, durationMs: opts.durationMs, quick: opts.quick, perKind: opts.perKind,
-    netns: netns ? { netem: netns.netem } : null, recoveryBoundMs: RECOVERY_BOUND_MS, stayedMs: STAYED_MS,
+    netns: netns ? { netem: netns.netem } : null, recoveryBoundMs: recoveryBoundMs(), stayedMs: STAYED_MS,
     ok, results,
   }, null, 1));
   process.exit(ok ? 0 : 1);

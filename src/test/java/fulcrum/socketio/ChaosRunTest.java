@@ -59,11 +59,13 @@ class ChaosRunTest {
         }
         Path root = ChatCluster.repoRoot();
         Path out = root.resolve("target/chaos-junit");
+        // Probes every 2s with ALB's shortest timeout, 2s: at 1s, on a 2-core machine at load 30,
+        // two probes of a live target in a row can time out, and the target's clients are closed.
         // A fixed seed: the first faults are stop, partition, http500, kill, then loss, reload,
         // deregister, restart, latency as far as the minute goes (a loaded machine gets 3-4), so
         // every run meets faults that disconnect clients. The timing still varies run to run.
         List<String> cmd = new ArrayList<>(List.of(root.resolve("scripts/chaos").toString(), "--quick",
-                "--proxy", "fulcrum", "--seed", "249", "--out", out.toString()));
+                "--proxy", "fulcrum", "--seed", "249", "--health-check", "2s", "--out", out.toString()));
         boolean root0 = "root".equals(System.getProperty("user.name"));
         if (!root0) {
             // Network namespaces need root (CI runs as root); without, no latency/loss/partition.
