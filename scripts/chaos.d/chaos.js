@@ -654,7 +654,10 @@ const NET_FAULTS = new Set(['latency', 'loss', 'partition']);
 async function injectFault(run, kind, prng) {
   const { servers, proxy, netns } = run;
   const quick = run.opts.quick;
-  const holdMs = () => Math.round(quick ? prng.between(3000, 4500) : prng.between(5000, 9000));
+  // Held at least as long as two failed probes take, so the proxy gets to act on it.
+  const detect = HC.unhealthy * (HC.intervalMs + HC.timeoutMs);
+  const holdMs = () => Math.round(quick ? prng.between(detect, detect + 1500)
+    : prng.between(Math.max(5000, detect), Math.max(9000, detect + 4000)));
   const target = NET_FAULTS.has(kind) ? servers[2] : servers[prng.int(servers.length)];
   const f = { kind, target: target.id, t: run.clock(), end: null, destructive: kind !== 'reload' && kind !== 'latency', note: '' };
   run.faults.push(f);
