@@ -881,6 +881,7 @@ function analyse(run, fleet, opts, m) {
     overBound: over.length, overSamples: over.slice(0, 20), unprovoked,
     byFault: Object.fromEntries(Object.entries(byFault).map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), max: Math.max(...v) }])),
     connectErrors: fleet.connectErrors(),
+    connectErrorBursts: fleet.connectErrorBursts(),
   };
   // HTTP.
   out.http = httpCheck(run, m);
@@ -1022,6 +1023,11 @@ function table(opts, results, netns) {
     }
     for (const s of r.http.samples.slice(0, 4)) {
       out.push(`  HTTP failure at ${(s.t0 / 1000).toFixed(1)}s after ${fmtMs(s.ms)}: ${s.error || s.status}; fault: ${s.fault}`);
+    }
+    for (const b of r.recovery.connectErrorBursts.slice(0, 8)) {
+      const f = faultAt({ faults: r.faults }, b.from, 60000);
+      out.push(`  connect errors: ${b.n} from ${(b.from / 1000).toFixed(1)}s to ${(b.to / 1000).toFixed(1)}s; `
+        + `fault before: ${f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s` : 'none'}`);
     }
     const ce = Object.entries(r.recovery.connectErrors).slice(0, 6);
     for (const [k, n] of ce) {

@@ -140,6 +140,7 @@ class Fleet {
     this.dupTimes = [];
     this.unknown = 0;
     this.errors = new Map();
+    this.errorTimes = [];
     this.clients = [];
     for (const kind of KINDS) {
       for (let i = 0; i < perKind; i++) {
@@ -163,10 +164,15 @@ class Fleet {
     const detail = desc && (desc.message || (desc.target && desc.target.statusText) || desc.code || String(desc));
     const key = `${client.kind}: ${e.message}${detail && detail !== e.message ? ` (${String(detail).slice(0, 80)})` : ''}`;
     this.errors.set(key, (this.errors.get(key) || 0) + 1);
+    this.errorTimes.push(this.clock());
   }
 
   connectErrors() {
     return Object.fromEntries([...this.errors.entries()].sort((a, b) => b[1] - a[1]));
+  }
+
+  connectErrorBursts() {
+    return bursts(this.errorTimes, 2000);
   }
 
   onChat(client, p) {
