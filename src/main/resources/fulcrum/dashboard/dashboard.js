@@ -103,7 +103,7 @@ function byStatus(traffic, classes) {
 
 /** A small chart of requests/s (all, and 4xx+5xx as a darker band) over the samples kept. */
 function chart(traffic, classes, sampleSeconds) {
-  const W = 150;
+  const W = 120;
   const H = 28;
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
