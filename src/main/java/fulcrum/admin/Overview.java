@@ -169,7 +169,9 @@ final class Overview {
         return Double.toString(ms < 10 ? Math.round(ms * 1000) / 1000.0 : Math.round(ms * 10) / 10.0);
     }
 
-    private static double round(double x) {
-        return Math.round(x * 100) / 100.0;
+    /** {@code x} to two decimals, without ".0" for whole numbers (most samples of a quiet target are 0). */
+    private static String round(double x) {
+        long hundredths = Math.round(x * 100);
+        return hundredths % 100 == 0 ? Long.toString(hundredths / 100) : Double.toString(hundredths / 100.0);
     }
 }

@@ -103,7 +103,7 @@ function byStatus(traffic, classes) {
 
 /** A small chart of requests/s (all, and 4xx+5xx as a darker band) over the samples kept. */
 function chart(traffic, classes, sampleSeconds) {
-  const W = 120;
+  const W = 100;
   const H = 28;
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
@@ -125,7 +125,8 @@ function chart(traffic, classes, sampleSeconds) {
   const title = document.createElementNS(ns, 'title');
   title.textContent = label;
   svg.append(title);
-  const step = W / SLOTS_SHOWN;
+  // Up to SLOTS_SHOWN samples; a shorter history is drawn over at least a minute's width.
+  const step = W / Math.min(SLOTS_SHOWN, Math.max(series.length, 60 / sampleSeconds));
   const x0 = W - series.length * step;
   const area = (values, cls) => {
     if (values.length === 0) {
@@ -248,7 +249,7 @@ function groupSection(name) {
   }
   const titleId = id + '-title';
   const head = el('tr', {}, ...['Target', 'State', 'Reason', 'Since', 'Backend connections', 'WebSocket tunnels',
-    'Engine.IO sessions', 'Requests/s', 'By status (per second)', 'p50', 'p99', 'Last minutes', 'Actions']
+    'Engine.IO sessions', 'Requests/s', 'By status, per second', 'p50', 'p99', 'Last minutes', 'Actions']
     .map((h, i) => el('th', { scope: 'col', className: (i >= 4 && i <= 7) || i === 9 || i === 10 ? 'num' : '' }, h)));
   const form = el('form', { className: 'register', 'data-group': name },
     el('label', { htmlFor: id + '-address' }, 'Register a target in ' + name + ' '),
