@@ -167,8 +167,8 @@ function stateCell(t, group, now) {
     left.push(d.tunnels + (d.tunnels === 1 ? ' tunnel' : ' tunnels'));
     const progress = el('progress', { max: d.deregistration_delay_seconds, value: Math.min(d.elapsed_seconds, d.deregistration_delay_seconds),
       'aria-label': `draining ${Math.round(d.elapsed_seconds)} of ${d.deregistration_delay_seconds} s` });
-    cell.append(el('div', { className: 'drain' }, progress,
-      ` ${Math.round(d.elapsed_seconds)} of ${d.deregistration_delay_seconds} s; ${left.join(', ')} left`));
+    cell.append(el('div', { className: 'drain' }, progress, el('br'),
+      `${Math.round(d.elapsed_seconds)} of ${d.deregistration_delay_seconds} s; ${left.join(', ')} left`));
   }
   return cell;
 }
@@ -202,8 +202,11 @@ function upsertRow(tbody, key, cells, keep) {
     tbody.append(row);
   }
   keep.add(row);
+  // A focused button is kept (with its focus) while the row would offer the same button again.
   const action = row.querySelector('td.actions');
-  const focused = action && action.contains(document.activeElement);
+  const fresh = cells.find((c) => c.classList.contains('actions'));
+  const focused = action && action.contains(document.activeElement) && document.activeElement.tagName === 'BUTTON'
+    && fresh && fresh.querySelector('button') !== null;
   while (row.cells.length > (focused ? 1 : 0)) {
     row.deleteCell(0);
   }
@@ -356,11 +359,19 @@ function say(text, isError) {
   m.className = isError ? 'error' : 'ok';
 }
 
+/** Says how the page stands; only when that changes, so that screen readers are not told every poll. */
+function status(text) {
+  if ($('status').textContent !== text) {
+    $('status').textContent = text;
+  }
+}
+
 function showLogin(why) {
   $('live').hidden = true;
   $('token-bar').hidden = true;
   $('login').hidden = false;
-  $('status').textContent = why;
+  $('updated').textContent = '';
+  status(why);
 }
 
 async function poll() {
@@ -385,12 +396,13 @@ async function poll() {
     document.body.classList.remove('stale');
     render(o);
     lastOk = new Date();
-    $('status').textContent = 'Live, updated ' + lastOk.toLocaleTimeString() + ' (every ' + POLL_MS / 1000 + ' s)';
+    status('Live: updated every ' + POLL_MS / 1000 + ' s.');
+    $('updated').textContent = 'Last update ' + lastOk.toLocaleTimeString();
     timer = setTimeout(poll, POLL_MS);
   } catch (e) {
     document.body.classList.add('stale');
-    $('status').textContent = 'Cannot reach the admin API (' + (e.message || e) + '); '
-      + (lastOk ? 'showing data from ' + lastOk.toLocaleTimeString() + '; ' : '') + 'retrying.';
+    status('Cannot reach the admin API (' + (e.message || e) + '); '
+      + (lastOk ? 'showing data from ' + lastOk.toLocaleTimeString() + '; ' : '') + 'retrying.');
     timer = setTimeout(poll, POLL_MS);
   } finally {
     inFlight = false;
@@ -446,7 +458,7 @@ document.addEventListener('DOMContentLoaded', () => {
     e.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $('token').value);
     $('token').value = '';
-    $('status').textContent = 'Checking the token…';
+    status('Checking the token…');
     poll();
   });
   $('forget').addEventListener('click', () => {

@@ -144,6 +144,7 @@ class DashboardBrowserTest {
         Map<String, Object> drained = driver.send(wait("deregister", b.address(), null));
         assertTrue(drained.get("message").toString().contains("deregistered from app"), drained.toString());
         assertTrue(drained.get("row").toString().contains("1 request"), "draining progress: " + drained);
+        assertTrue(!drained.get("row").toString().contains("Deregister"), "no second deregister: " + drained);
         assertEquals("draining", f.ops.balancer().targetGroups().get("app").snapshot().byId(b.address())
                 .state().label(), "the API did it");
         driver.send("{\"cmd\":\"screenshot\",\"name\":\"4-draining\"}");
