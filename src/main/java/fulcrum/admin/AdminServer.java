@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -131,6 +132,12 @@ final class AdminServer {
             if (serveAsset(ctx, req, keepAlive)) {
                 return;
             }
+            if (tokenDigest == null && !addressedByIp(req)) {
+                write(ctx, AdminApi.Answer.error(421, "without a token the admin API answers only requests to its "
+                                                      + "address or localhost, not to Host "
+                                                      + req.headers().get(HttpHeaderNames.HOST)), false);
+                return;
+            }
             if (crossOriginChange(req)) {
                 write(ctx, AdminApi.Answer.error(403, "cross-origin request refused: Origin "
                                                       + req.headers().get(HttpHeaderNames.ORIGIN)), keepAlive);
@@ -203,6 +210,29 @@ final class AdminServer {
             }
             String host = req.headers().get(HttpHeaderNames.HOST);
             return host == null || !origin.equalsIgnoreCase("http://" + host);
+        }
+
+        /**
+         * Whether the request names this API by an IP address or localhost. A name that is not
+         * ours is how DNS rebinding reaches a loopback API from another site's page in the
+         * operator's browser; with a token that page gets nothing, without one it would read and
+         * change everything.
+         */
+        private static boolean addressedByIp(FullHttpRequest req) {
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            if (host == null) {
+                return true; // HTTP/1.0 clients; browsers always send Host
+            }
+            String name;
+            if (host.startsWith("[")) {
+                int end = host.indexOf(']');
+                name = end < 0 ? host : host.substring(1, end);
+            } else {
+                int colon = host.lastIndexOf(':');
+                name = colon < 0 ? host : host.substring(0, colon);
+            }
+            return name.equalsIgnoreCase("localhost") || NetUtil.isValidIpV4Address(name)
+                   || NetUtil.isValidIpV6Address(name);
         }
 
         /** Compares digests of the header and the expected value: constant time, whatever the lengths. */

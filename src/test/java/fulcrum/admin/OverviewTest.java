@@ -112,6 +112,28 @@ class OverviewTest {
     }
 
     @Test
+    void withoutATokenOnlyRequestsAddressedByIpAreAnswered() throws Exception {
+        try (HttpBackend a = HttpBackend.start("a");
+             OpsFixture f = OpsFixture.start(dir, OpsFixture.config(CHECKS, a.address()))) {
+            int port = f.ops.adminAddress().getPort();
+            assertTrue(raw(port, "127.0.0.1:" + port).startsWith("HTTP/1.1 200"));
+            assertTrue(raw(port, "localhost:" + port).startsWith("HTTP/1.1 200"));
+            // A rebound name: another site's page would be same-origin with it.
+            String rebound = raw(port, "attacker.example:" + port);
+            assertTrue(rebound.startsWith("HTTP/1.1 421"), rebound);
+        }
+    }
+
+    private static String raw(int port, String host) throws java.io.IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET /overview HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                                              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    @Test
     void pageIsServedWithoutTheTokenButDataAndChangesNeedIt() throws Exception {
         try (HttpBackend a = HttpBackend.start("a");
              OpsFixture f = OpsFixture.start(dir, OpsFixture.config(CHECKS, a.address())
