@@ -6,24 +6,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
+import fulcrum.socketio.ChatClients;
+import fulcrum.socketio.ChatCluster;
+
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -41,7 +38,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(240)
 class DashboardBrowserTest {
-    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     private static final String TOKEN = "dashboard-test-token-0123456789";
     private static final String CHECKS = "health-check { path = \"/health\", interval = 200ms, timeout = 150ms,"
                                          + " healthy-threshold = 2, unhealthy-threshold = 2 }\n"
@@ -53,7 +49,7 @@ class DashboardBrowserTest {
     Path dir;
 
     private final List<AutoCloseable> open = new ArrayList<>();
-    private Driver driver;
+    private DashboardDriver driver;
 
     @AfterEach
     void stop() {
@@ -76,7 +72,7 @@ class DashboardBrowserTest {
 
     @Test
     void showsTargetsFollowsTheirHealthAndActsOnlyWithTheToken() throws Exception {
-        String missing = missingPrerequisite();
+        String missing = DashboardDriver.missingPrerequisite();
         assumeTrue(missing == null, () -> "browser test skipped: " + missing);
         HttpBackend a = closing(HttpBackend.start("a"));
         HttpBackend b = closing(HttpBackend.start("b"));
@@ -88,7 +84,7 @@ class DashboardBrowserTest {
                 .stream().allMatch(t -> t.state().label().equals("healthy")));
         Traffic traffic = closing(new Traffic(f));
 
-        driver = new Driver(f.admin("/"));
+        driver = new DashboardDriver(f.admin("/"));
         Map<String, Object> first = driver.send("{\"cmd\":\"open\"}");
         assertEquals("login", first.get("view"), first.toString());
         assertEquals(0L, first.get("actions"), () -> "no action without the token: " + first);
@@ -153,15 +149,64 @@ class DashboardBrowserTest {
 
     @Test
     void withoutATokenConfiguredTheLoopbackPageOffersActions() throws Exception {
-        String missing = missingPrerequisite();
+        String missing = DashboardDriver.missingPrerequisite();
         assumeTrue(missing == null, () -> "browser test skipped: " + missing);
         HttpBackend a = closing(HttpBackend.start("a"));
         OpsFixture f = closing(OpsFixture.start(dir, OpsFixture.config(CHECKS, a.address())));
-        driver = new Driver(f.admin("/"));
+        driver = new DashboardDriver(f.admin("/"));
         Map<String, Object> live = driver.send("{\"cmd\":\"open\"}");
         assertEquals("live", live.get("view"), live.toString());
         assertEquals(2L, live.get("actions"), () -> "a deregister button and a register form: " + live);
         driver.send(wait("waitState", a.address(), "healthy"));
+        assertTrue(driver.pageErrors.isEmpty(), () -> "page errors: " + driver.pageErrors);
+    }
+
+    @SuppressWarnings("unchecked")
+    @Test
+    void showsTheEngineIoSessionsAndTunnelsOfRealSocketIoClients() throws Exception {
+        String missing = DashboardDriver.missingPrerequisite();
+        assumeTrue(missing == null, () -> "browser test skipped: " + missing);
+        assumeTrue(Files.isDirectory(DashboardDriver.repoRoot().resolve("docker/chat/node_modules/socket.io")),
+                   "docker/chat/node_modules is missing: run scripts/setup-test-deps");
+        ChatCluster cluster = closing(ChatCluster.start(2));
+        String groupSettings = CHECKS + "\nstickiness { enabled = true, type = engine-io }";
+        OpsFixture f = closing(OpsFixture.start(dir, OpsFixture.config(groupSettings, "127.0.0.1:" + cluster.port(0),
+                                                                       "127.0.0.1:" + cluster.port(1))));
+        OpsFixture.await("both chat servers healthy", () -> f.ops.balancer().targetGroups().get("app").snapshot().all()
+                .stream().allMatch(t -> t.state().label().equals("healthy")));
+        // Polling first, then the upgrade: each session is learnt from its handshake, then tunnelled.
+        ChatClients clients = closing(ChatClients.start(f.url("/"), 4, "default", false, 4));
+        assertTrue(clients.awaitReady(Duration.ofSeconds(30)), () -> "clients connected: " + clients.events());
+        OpsFixture.await("4 tunnels", () -> f.ops.balancer().targetGroups().get("app").snapshot().all().stream()
+                .mapToInt(fulcrum.balance.Target::tunnels).sum() == 4);
+
+        Map<String, Object> o = (Map<String, Object>) Json.parse(f.get("/overview").body());
+        Map<String, Object> group = (Map<String, Object>) ((List<?>) o.get("target_groups")).get(0);
+        long sessions = 0;
+        long tunnels = 0;
+        for (Object t : (List<?>) group.get("targets")) {
+            sessions += (Long) ((Map<String, Object>) t).get("engine_io_sessions");
+            tunnels += (Long) ((Map<String, Object>) t).get("tunnels");
+        }
+        assertEquals(4, sessions, group.toString());
+        assertEquals(4, tunnels, group.toString());
+
+        driver = new DashboardDriver(f.admin("/"));
+        assertEquals("live", driver.send("{\"cmd\":\"open\"}").get("view"));
+        Map<String, Object> table = driver.send("{\"cmd\":\"table\"}");
+        List<?> rows = (List<?>) ((Map<?, ?>) ((List<?>) table.get("groups")).get(0)).get("rows");
+        int shownSessions = 0;
+        int shownTunnels = 0;
+        for (Object row : rows) {
+            List<?> cells = (List<?>) row;
+            shownTunnels += Integer.parseInt(cells.get(5).toString());
+            shownSessions += Integer.parseInt(cells.get(6).toString());
+        }
+        assertEquals(4, shownTunnels, rows.toString());
+        assertEquals(4, shownSessions, rows.toString());
+        assertTrue(((Map<?, ?>) ((List<?>) table.get("groups")).get(0)).get("summary").toString()
+                           .contains("stickiness engine-io"), table.toString());
+        driver.send("{\"cmd\":\"screenshot\",\"name\":\"5-socket-io\"}");
         assertTrue(driver.pageErrors.isEmpty(), () -> "page errors: " + driver.pageErrors);
     }
 
@@ -221,101 +266,5 @@ class DashboardBrowserTest {
             stopSending();
             held.forEach(h -> h.cancel(true));
         }
-    }
-
-    /** The node driver: one JSON command in, one JSON reply out. */
-    private static final class Driver implements AutoCloseable {
-        private final Process process;
-        private final Writer in;
-        private final BlockingQueue<Map<String, Object>> replies = new LinkedBlockingQueue<>();
-        private final List<String> pageErrors = new CopyOnWriteArrayList<>();
-        private final Path log;
-
-        Driver(String url) throws IOException {
-            Path out = repoRoot().resolve("target/dashboard");
-            Files.createDirectories(out);
-            log = out.resolve("driver.log");
-            process = new ProcessBuilder("node", "dashboard.js", "--url", url, "--out", out.toString(),
-                                         "--chromium", CHROMIUM.toString())
-                    .directory(repoRoot().resolve("src/test/browser").toFile())
-                    .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .start();
-            in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-            Thread reader = new Thread(this::read, "dashboard-driver");
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        @SuppressWarnings("unchecked")
-        private void read() {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                                                                             StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    Files.writeString(log, line + "\n", StandardCharsets.UTF_8,
-                                      java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-                    if (!line.startsWith("{")) {
-                        continue;
-                    }
-                    Map<String, Object> event = (Map<String, Object>) Json.parse(line);
-                    if ("reply".equals(event.get("event"))) {
-                        replies.add(event);
-                    } else if ("pageerror".equals(event.get("event"))) {
-                        pageErrors.add(String.valueOf(event.get("message")));
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                replies.add(Map.of("ok", false, "error", "driver output: " + e));
-            }
-        }
-
-        /** Sends {@code command} and returns its reply; fails the test when the command failed. */
-        Map<String, Object> send(String command) throws Exception {
-            in.write(command + "\n");
-            in.flush();
-            Map<String, Object> reply = replies.poll(90, TimeUnit.SECONDS);
-            assertTrue(reply != null, () -> "no reply to " + command + " (see " + log + ")");
-            assertEquals(Boolean.TRUE, reply.get("ok"), () -> command + " failed: " + reply + " (see " + log + ")");
-            return reply;
-        }
-
-        @Override
-        public void close() {
-            try {
-                in.write("{\"cmd\":\"quit\"}\n");
-                in.close();
-            } catch (IOException e) {
-                // already gone
-            }
-            try {
-                if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                process.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private static Path repoRoot() {
-        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
-            if (Files.isRegularFile(d.resolve("pom.xml"))) {
-                return d;
-            }
-        }
-        throw new IllegalStateException("no pom.xml above the working directory");
-    }
-
-    /** Why the browser test cannot run here, or null when it can. */
-    private static String missingPrerequisite() {
-        if (!Files.isExecutable(CHROMIUM)) {
-            return CHROMIUM + " is missing (Debian's chromium package): run scripts/setup-test-deps";
-        }
-        Path playwright = repoRoot().resolve("src/test/browser/node_modules/playwright-core");
-        if (!Files.isDirectory(playwright)) {
-            return playwright + " is missing: run scripts/setup-test-deps";
-        }
-        return null;
     }
 }
