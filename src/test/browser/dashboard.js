@@ -15,6 +15,7 @@
 //   {"cmd":"waitState","group":G,"target":T,"state":S}   until T's row says S; reply: ms
 //   {"cmd":"waitGone","group":G,"target":T}        until T's row is gone; reply: ms
 //   {"cmd":"waitRate","group":G,"target":T}        until T's requests/s cell shows more than 0; reply: ms
+//   {"cmd":"waitStatus","text":X}                  until the page's status line contains X; reply: ms
 //   {"cmd":"deregister","group":G,"target":T}      clicks Deregister, accepts the confirmation
 //   {"cmd":"register","group":G,"target":T}        fills the group's register form and submits it
 //   {"cmd":"screenshot","name":N}                  full page to DIR/N.png; reply: path
@@ -130,6 +131,11 @@ async function run(opts) {
               return r && r.dataset.state === state && r.querySelector('.badge').textContent.includes(state);
             }, { sel: rowSelector(c.group, c.target), state: c.state }, { timeout: opts.timeoutMs, polling: 50 });
             reply = { ms: Date.now() - started, row: await page.locator(rowSelector(c.group, c.target)).innerText() };
+            break;
+          case 'waitStatus':
+            await page.waitForFunction((text) => document.getElementById('status').textContent.includes(text),
+              c.text, { timeout: opts.timeoutMs, polling: 100 });
+            reply = { ms: Date.now() - started, status: (await page.textContent('#status')).trim() };
             break;
           case 'waitGone':
             await page.waitForSelector(rowSelector(c.group, c.target), { state: 'detached', timeout: opts.timeoutMs });

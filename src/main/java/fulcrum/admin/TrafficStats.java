@@ -56,6 +56,7 @@ final class TrafficStats {
         /** Whether the latest sample counted anything. */
         private boolean active;
 
+        /** Refused requests come here too (the balancer's own answers reach exchangeEnded). */
         void record(int status, long nanos) {
             int cls = status / 100;
             byClass[cls >= 0 && cls < CLASSES.length ? cls : 0].increment();

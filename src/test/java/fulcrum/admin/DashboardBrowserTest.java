@@ -144,6 +144,11 @@ class DashboardBrowserTest {
         assertEquals("draining", f.ops.balancer().targetGroups().get("app").snapshot().byId(b.address())
                 .state().label(), "the API did it");
         driver.send("{\"cmd\":\"screenshot\",\"name\":\"4-draining\"}");
+
+        f.ops.stop(java.time.Duration.ZERO);
+        Map<String, Object> gone = driver.send("{\"cmd\":\"waitStatus\",\"text\":\"Cannot reach the admin API\"}");
+        assertTrue(gone.get("status").toString().contains("showing data from"), gone.toString());
+        driver.send("{\"cmd\":\"screenshot\",\"name\":\"5-admin-unreachable\"}");
         assertTrue(driver.pageErrors.isEmpty(), () -> "page errors: " + driver.pageErrors);
     }
 
@@ -206,7 +211,7 @@ class DashboardBrowserTest {
         assertEquals(4, shownSessions, rows.toString());
         assertTrue(((Map<?, ?>) ((List<?>) table.get("groups")).get(0)).get("summary").toString()
                            .contains("stickiness engine-io"), table.toString());
-        driver.send("{\"cmd\":\"screenshot\",\"name\":\"5-socket-io\"}");
+        driver.send("{\"cmd\":\"screenshot\",\"name\":\"6-socket-io\"}");
         assertTrue(driver.pageErrors.isEmpty(), () -> "page errors: " + driver.pageErrors);
     }
 
