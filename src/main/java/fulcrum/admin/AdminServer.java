@@ -209,7 +209,9 @@ final class AdminServer {
                 return false;
             }
             String host = req.headers().get(HttpHeaderNames.HOST);
-            return host == null || !origin.equalsIgnoreCase("http://" + host);
+            // Either scheme: a TLS proxy in front of the API makes the page's origin https.
+            int scheme = origin.indexOf("://");
+            return host == null || scheme < 0 || !origin.substring(scheme + 3).equalsIgnoreCase(host);
         }
 
         /**

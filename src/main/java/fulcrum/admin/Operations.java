@@ -76,8 +76,10 @@ public final class Operations implements AutoCloseable {
         this.accessLog = settings.accessLog().enabled() ? AccessLog.start(settings.accessLog()) : null;
         Balancer b;
         try {
+            boolean admin = settings.admin().enabled(); // only the admin API reads the traffic kept
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
-                ExchangeObserver m = Observers.both(metrics.observer(ls), traffic.observer(ls));
+                ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls))
+                                           : metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
             }, metrics.probes(), stateLog));
         } catch (RuntimeException ex) {
@@ -90,14 +92,16 @@ public final class Operations implements AutoCloseable {
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
         this.reloader = new Reloader(b, drainer);
-        long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
-        ops.scheduleAtFixedRate(() -> {
-            try {
-                traffic.sample(b);
-            } catch (RuntimeException ex) {
-                log.error("sampling traffic failed", ex); // and the next sample tries again
-            }
-        }, sample, sample, TimeUnit.NANOSECONDS);
+        if (settings.admin().enabled()) {
+            long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
+            ops.scheduleAtFixedRate(() -> {
+                try {
+                    traffic.sample(b);
+                } catch (RuntimeException ex) {
+                    log.error("sampling traffic failed", ex); // and the next sample tries again
+                }
+            }, sample, sample, TimeUnit.NANOSECONDS);
+        }
         AdminServer a = null;
         if (settings.admin().enabled()) {
             try {
