@@ -156,7 +156,7 @@ function chart(traffic, classes, sampleSeconds) {
 }
 const SLOTS_SHOWN = 150;
 
-function stateCell(t, group, now) {
+function stateCell(t) {
   const state = t.state;
   const cell = el('td', { className: 'state' },
     el('span', { className: 'badge ' + state }, el('span', { 'aria-hidden': 'true' }, (STATE_MARK[state] || '?') + ' '), state));
@@ -227,7 +227,7 @@ function prune(tbody, keep) {
   }
 }
 
-function renderListeners(o, now) {
+function renderListeners(o) {
   const tbody = $('listeners').tBodies[0];
   const keep = new Set();
   for (const l of o.listeners) {
@@ -308,7 +308,7 @@ function renderGroups(o, now) {
       }
       const cells = [
         el('th', { scope: 'row' }, t.target + (t.weight !== 1 ? ` (weight ${t.weight})` : '')),
-        stateCell(t, g, now),
+        stateCell(t),
         el('td', { className: 'reason' }, t.reason),
         sinceCell(t, now),
         el('td', { className: 'num' }, String(t.open_connections)),
@@ -347,7 +347,7 @@ function renderChanges(o, now) {
 
 function render(o) {
   const now = Date.parse(o.time);
-  renderListeners(o, now);
+  renderListeners(o);
   renderGroups(o, now);
   renderChanges(o, now);
 }
