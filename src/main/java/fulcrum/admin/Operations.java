@@ -78,7 +78,7 @@ public final class Operations implements AutoCloseable {
         try {
             boolean admin = settings.admin().enabled(); // only the admin API reads the traffic kept
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
-                ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls))
+                ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls.name()))
                                            : metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
             }, metrics.probes(), stateLog));
@@ -96,7 +96,7 @@ public final class Operations implements AutoCloseable {
             long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
             ops.scheduleAtFixedRate(() -> {
                 try {
-                    traffic.sample(b);
+                    traffic.sample(b.targetGroups());
                 } catch (RuntimeException ex) {
                     log.error("sampling traffic failed", ex); // and the next sample tries again
                 }

@@ -1,10 +1,7 @@
 package fulcrum.admin;
 
-import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
-import fulcrum.config.ListenerSettings;
 import fulcrum.proxy.ExchangeObserver;
-import fulcrum.server.Balancer;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -103,8 +100,8 @@ final class TrafficStats {
     }
 
     /** The observer of one listener: counts every exchange on its listener and its target. */
-    ExchangeObserver observer(ListenerSettings listener) {
-        Counters own = listeners.computeIfAbsent(listener.name(), k -> new Counters());
+    ExchangeObserver observer(String listener) {
+        Counters own = listeners.computeIfAbsent(listener, k -> new Counters());
         return new ExchangeObserver() {
             @Override
             public void exchangeEnded(ExchangeRecord r) {
@@ -137,7 +134,7 @@ final class TrafficStats {
      * Takes one sample of every counter (operations thread), then forgets the counters of targets
      * and groups that are gone and were idle during the sample.
      */
-    void sample(Balancer balancer) {
+    void sample(Map<String, TargetGroup> groups) {
         long now = System.nanoTime();
         int slot = (int) (samples % SLOTS);
         slotNanos[slot] = Math.max(1, now - lastSampleNanos);
@@ -153,7 +150,6 @@ final class TrafficStats {
             }
         }
         samples++;
-        Map<String, TargetGroup> groups = balancer.targetGroups();
         for (Iterator<Map.Entry<String, Map<String, Counters>>> gi = targets.entrySet().iterator(); gi.hasNext(); ) {
             Map.Entry<String, Map<String, Counters>> g = gi.next();
             TargetGroup group = groups.get(g.getKey());
