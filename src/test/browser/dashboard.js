@@ -119,7 +119,9 @@ async function run(opts) {
           case 'login':
             await page.fill('#token', c.token);
             await page.click('#token-form button');
-            await page.waitForSelector('#live', { state: 'visible', timeout: opts.timeoutMs });
+            // Either the data shows, or the page says the token was refused.
+            await page.waitForFunction(() => !document.getElementById('live').hidden
+                || document.getElementById('status').textContent.includes('refused'), null, { timeout: opts.timeoutMs });
             reply = await view(page, opts);
             break;
           case 'table':

@@ -91,6 +91,10 @@ class DashboardBrowserTest {
         assertEquals(401, f.get("/overview").statusCode(), "the data needs the token too");
         driver.send("{\"cmd\":\"screenshot\",\"name\":\"1-token-required\"}");
 
+        Map<String, Object> wrong = driver.send("{\"cmd\":\"login\",\"token\":\"not-the-token-0123456789\"}");
+        assertEquals("login", wrong.get("view"), wrong.toString());
+        assertTrue(wrong.get("status").toString().contains("refused") && wrong.get("actions").equals(0L), wrong.toString());
+
         Map<String, Object> live = driver.send("{\"cmd\":\"login\",\"token\":\"" + TOKEN + "\"}");
         assertEquals("live", live.get("view"), live.toString());
         assertEquals(3L, live.get("actions"), () -> "two deregister buttons and a register form: " + live);
