@@ -308,6 +308,9 @@ final class Client {
         if (e instanceof WebSocket.Closed c) {
             return c.code == 1006 ? "connection closed" : "WebSocket " + c.getMessage();
         }
+        if (e instanceof java.net.ConnectException || e instanceof java.net.UnknownHostException) {
+            return "cannot connect: " + e.getMessage();
+        }
         String m = e.getMessage();
         return m == null ? e.getClass().getSimpleName() : m;
     }

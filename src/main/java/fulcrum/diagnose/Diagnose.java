@@ -152,6 +152,8 @@ public final class Diagnose {
         private final PrintStream out;
         private final Wire wire;
         private final List<Result> results = new ArrayList<>();
+        /** Fixes already printed, with the check they were printed for. */
+        private final java.util.Map<List<String>, String> fixesShown = new java.util.HashMap<>();
 
         Run(Options o, PrintStream out, String userAgent) {
             this.o = o;
@@ -206,8 +208,13 @@ public final class Diagnose {
             for (String d : r.details()) {
                 out.println("        " + d);
             }
-            for (int i = 0; i < r.fixes().size(); i++) {
-                out.println((i == 0 ? "  fix   " : "        ") + r.fixes().get(i));
+            String same = fixesShown.putIfAbsent(r.fixes(), r.title());
+            if (same != null && !r.fixes().isEmpty()) {
+                out.println("  fix   as for " + same);
+            } else {
+                for (int i = 0; i < r.fixes().size(); i++) {
+                    out.println((i == 0 ? "  fix   " : "        ") + r.fixes().get(i));
+                }
             }
             out.flush();
             return r;

@@ -16,15 +16,17 @@ final class Fixes {
     static final List<String> COOKIELESS = List.of(
             "clients that keep no cookies (Node.js, Java, mobile, load tools) get \"Session ID unknown\"; browsers are fine",
             "Fulcrum: stickiness.type = lb-cookie-and-engine-io (the cookie, else the Engine.IO sid)",
-            "HAProxy: also stick on the sid: stick-table type string len 64 size 1m expire 1h; "
-                    + "http-response wait-for-body time 2s; stick store-response res.body,field(4,'\"') if { req.fhdr(sid) -m len 0 }"
-                    + " ... (README: fulcrum diagnose has a whole backend); or balance source",
+            "HAProxy: also stick on the sid, learnt from the handshake's body:",
+            "           stick-table type string len 64 size 1m expire 1h",
+            "           http-response wait-for-body time 2s if { res.hdr(content-type) -m beg text/plain }",
+            "           stick on url_param(sid)",
+            "           stick store-response res.body,field(4,'\\\"') if { res.body -m sub sid }",
             "nginx:   ip_hash;",
             "ALB:     no sid stickiness: such clients connect with transports: ['websocket'] (one connection, no stickiness needed)");
 
     static final List<String> UPGRADE = List.of(
             "Fulcrum: upgrades pass on every listener; check that no rule answers the Socket.IO path itself",
-            "HAProxy: mode http in frontend and backend (mode tcp with a content check breaks it)",
+            "HAProxy: mode http in frontend and backend, and no rule deleting the Upgrade or Connection field",
             "nginx:   proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";",
             "ALB:     an HTTP or HTTPS listener (WebSockets are on by default); CloudFront or a WAF in front must let them through");
 

@@ -56,7 +56,7 @@ record HttpResponse(int status, String reason, List<String[]> headers, byte[] bo
             t = t.substring(0, 117) + "...";
         }
         String head = status + (reason.isEmpty() ? "" : " " + reason);
-        return t.isEmpty() ? head : head + ": " + t;
+        return t.isEmpty() || t.equals(head) ? head : head + ": " + t;
     }
 
     String server() {

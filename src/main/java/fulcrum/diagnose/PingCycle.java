@@ -138,6 +138,11 @@ final class PingCycle {
                 return Result.skip(title, "the session did not start: " + e.where());
             }
             long now = System.nanoTime();
+            if (e.getMessage().contains("timed out")) {
+                return Result.fail(title, "no ping within " + seconds(now - lastFrame) + " (pingInterval "
+                        + open.pingInterval() / 1000.0 + " s)", List.of(e.where(), "the connection stayed open, "
+                        + "but nothing came: a balancer that buffers WebSocket frames, or a server that does not ping"), List.of());
+            }
             List<String> details = List.of(e.where(), "closed " + seconds(now - started) + " into the session, "
                     + seconds(now - lastFrame) + " after the last message; pings come every "
                     + open.pingInterval() / 1000.0 + " s");
