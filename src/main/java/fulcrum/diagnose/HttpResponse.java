@@ -3,7 +3,6 @@ package fulcrum.diagnose;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /** A response as it came off the wire: status, header fields in order, body, and how long it took. */
 record HttpResponse(int status, String reason, List<String[]> headers, byte[] body, long millis) {
@@ -57,10 +56,5 @@ record HttpResponse(int status, String reason, List<String[]> headers, byte[] bo
         }
         String head = status + (reason.isEmpty() ? "" : " " + reason);
         return t.isEmpty() || t.equals(head) ? head : head + ": " + t;
-    }
-
-    String server() {
-        String s = header("Server");
-        return s == null ? null : s.toLowerCase(Locale.ROOT);
     }
 }

@@ -22,7 +22,6 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -227,8 +226,7 @@ final class Wire {
     }
 
     private static byte[] untilClose(InputStream in) throws IOException {
-        byte[] b = in.readNBytes(MAX_BODY);
-        return b;
+        return in.readNBytes(MAX_BODY);
     }
 
     /** A line without its CRLF (or LF), or null at the end of the stream. */
@@ -272,9 +270,5 @@ final class Wire {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("no TLS in this JVM: " + e.getMessage(), e);
         }
-    }
-
-    static String lower(String s) {
-        return s == null ? null : s.toLowerCase(Locale.ROOT);
     }
 }
