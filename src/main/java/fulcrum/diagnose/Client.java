@@ -54,7 +54,8 @@ final class Client {
     private final Duration timeout;
     /** Null: this client keeps no cookies. */
     private final Map<String, String> jar;
-    private final List<Step> steps = new ArrayList<>();
+    /** Synchronized: an EIO=3 ping cycle posts its ping while a poll waits on another thread. */
+    private final List<Step> steps = java.util.Collections.synchronizedList(new ArrayList<>());
     private final List<String> handshakeCookies = new ArrayList<>();
     private EngineIo.Open open;
 

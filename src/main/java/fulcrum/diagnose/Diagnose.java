@@ -187,16 +187,20 @@ public final class Diagnose {
                 out.println("stopped: no handshake succeeded");
                 return summary();
             }
-            if (v4.open() != null) {
-                PingCycle ping = new PingCycle(wire, v4.open(), o.quick(), !v4.noCookiesWork(), o.timeout());
-                out.println("  ....  EIO=4 ping cycle: about " + ping.expected().toSeconds() + " s"
-                            + (o.quick() ? "" : " (--quick: about half)"));
-                boolean pollingWorks = v4.cookiesWork() || v4.noCookiesWork();
-                boolean wsWorks = results.stream().anyMatch(r -> r.title().equals("EIO=4 WebSocket-only sessions")
-                                                                 && r.verdict() == Result.Verdict.PASS);
-                ping.run(pollingWorks, wsWorks).forEach(this::report);
-            } else {
-                report(Result.skip("ping cycle", "checked on EIO=4 sessions only; the server speaks EIO=3"));
+            List<java.util.concurrent.CompletableFuture<List<Result>>> cycles = new ArrayList<>();
+            long seconds = 0;
+            for (SessionChecks v : List.of(v4, v3)) {
+                if (v.open() == null) {
+                    continue;
+                }
+                PingCycle ping = new PingCycle(wire, v.version(), v.open(), o.quick(), !v.noCookiesWork(), o.timeout());
+                seconds = Math.max(seconds, ping.expected().toSeconds());
+                cycles.add(ping.start(v.cookiesWork() || v.noCookiesWork(), v.webSocketOnlyWorks()));
+            }
+            out.println("  ....  ping cycles: up to " + seconds + " s" + (o.quick() ? "" : " (--quick: about half)"));
+            out.flush();
+            for (var c : cycles) {
+                c.join().forEach(this::report);
             }
             report(new CorsCheck(wire, v4.open() != null ? 4 : 3, o.origin(), o.timeout()).run());
             return summary();

@@ -9,9 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Function;
 
 /**
@@ -45,6 +42,7 @@ final class SessionChecks {
     private final List<Run> withoutCookies = new ArrayList<>();
     private Result cookiesResult;
     private Result noCookiesResult;
+    private Result webSocketOnlyResult;
 
     SessionChecks(Wire wire, int version, int sessions, Duration timeout) {
         this.wire = wire;
@@ -60,6 +58,14 @@ final class SessionChecks {
 
     boolean cookiesWork() {
         return cookiesResult != null && cookiesResult.verdict() == Result.Verdict.PASS;
+    }
+
+    int version() {
+        return eio.version();
+    }
+
+    boolean webSocketOnlyWorks() {
+        return webSocketOnlyResult != null && webSocketOnlyResult.verdict() == Result.Verdict.PASS;
     }
 
     boolean noCookiesWork() {
@@ -100,6 +106,10 @@ final class SessionChecks {
                 return Result.fail(title, "404 at " + wire.endpoint().path() + ": no Socket.IO there",
                         List.of(r.brief()), List.of("give the Socket.IO path with --path (the client's `path` option)",
                                 "check the balancer routes that path to the Socket.IO servers"));
+            }
+            if (r != null && r.status() >= 300 && r.status() < 400 && r.header("Location") != null) {
+                return Result.fail(title, r.status() + " to " + r.header("Location"), List.of("Socket.IO clients "
+                        + "do not follow redirects"), List.of("diagnose (and point clients at) the address redirected to"));
             }
             if (r != null && (r.status() == 502 || r.status() == 503 || r.status() == 504)) {
                 return Result.fail(title, r.brief(), List.of("the balancer answered itself: no healthy target, "
@@ -247,6 +257,11 @@ final class SessionChecks {
 
     /** WebSocket-only sessions (transports: ['websocket']): one connection, no stickiness needed. */
     Result webSocketOnly() {
+        webSocketOnlyResult = runWebSocketOnly();
+        return webSocketOnlyResult;
+    }
+
+    private Result runWebSocketOnly() {
         String title = title("WebSocket-only sessions");
         if (open != null && !open.upgrades().contains("websocket")) {
             return Result.skip(title, "the server offers no WebSocket transport");
@@ -296,31 +311,16 @@ final class SessionChecks {
         return Result.fail(title, "failed in " + of + " tried", details, Fixes.UPGRADE);
     }
 
+    /**
+     * One session after the other: sessions run at once interleave their requests, and over two
+     * servers in strict round-robin each could keep meeting its own server, passing by luck.
+     */
     private List<Run> runAll(Function<Integer, Run> script) {
-        ExecutorService pool = Executors.newFixedThreadPool(Math.min(sessions, 8), r -> {
-            Thread t = new Thread(r, "diagnose-session");
-            t.setDaemon(true);
-            return t;
-        });
-        try {
-            List<Future<Run>> futures = new ArrayList<>();
-            for (int i = 0; i < sessions; i++) {
-                int n = i;
-                futures.add(pool.submit(() -> script.apply(n)));
-            }
-            List<Run> runs = new ArrayList<>();
-            for (Future<Run> f : futures) {
-                runs.add(f.get());
-            }
-            return runs;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        } finally {
-            pool.shutdownNow();
+        List<Run> runs = new ArrayList<>();
+        for (int i = 0; i < sessions; i++) {
+            runs.add(script.apply(i));
         }
+        return runs;
     }
 
     private static int stepIndex(Client c, String what) {

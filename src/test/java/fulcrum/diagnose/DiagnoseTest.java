@@ -105,6 +105,8 @@ class DiagnoseTest {
                   "PASS  EIO=3 upgrade to WebSocket",
                   "PASS  EIO=4 ping cycle, long-polling: 1 ping answered",
                   "PASS  EIO=4 ping cycle, WebSocket: 1 ping answered",
+                  "PASS  EIO=3 ping cycle, long-polling: 1 ping answered",
+                  "PASS  EIO=3 ping cycle, WebSocket: 1 ping answered",
                   "PASS  CORS from https://diagnose.invalid");
             o.hasNot("FAIL", "WARN", "SKIP");
         }
@@ -116,7 +118,9 @@ class DiagnoseTest {
             Outcome o = diagnose("--sessions", "1", lb.url("/"));
             assertEquals(0, o.exit(), o.out());
             o.has("PASS  EIO=4 ping cycle, long-polling: 2 pings answered over",
-                  "PASS  EIO=4 ping cycle, WebSocket: 2 pings answered over");
+                  "PASS  EIO=4 ping cycle, WebSocket: 2 pings answered over",
+                  "PASS  EIO=3 ping cycle, long-polling: 2 pings answered over",
+                  "PASS  EIO=3 ping cycle, WebSocket: 2 pings answered over");
         }
     }
 
@@ -148,7 +152,9 @@ class DiagnoseTest {
                   "504 Gateway Timeout",
                   "Fulcrum: target-groups.NAME.response-timeout = 4s or more",
                   "FAIL  EIO=4 ping cycle, WebSocket: the WebSocket was closed after",
-                  "Fulcrum: listeners[].idle-timeout = 4s or more");
+                  "Fulcrum: listeners[].idle-timeout = 4s or more",
+                  "FAIL  EIO=3 ping cycle, long-polling: a long-poll was cut after",
+                  "FAIL  EIO=3 ping cycle, WebSocket: the WebSocket was closed after");
         }
     }
 
@@ -261,7 +267,7 @@ class DiagnoseTest {
     }
 
     @Test
-    void usageErrorsExitWith2AndUnreachableTargetsWith1() {
+    void usageErrorsExitWith2AndWrongOrUnreachableTargetsWith1() {
         for (List<String> args : List.of(List.<String>of(), List.of("ftp://127.0.0.1/"), List.of("--bogus", "http://x/"),
                 List.of("--sessions", "0", "http://x/"), List.of("--timeout", "soon", "http://x/"),
                 List.of("http://a/", "http://b/"), List.of("--path"), List.of("--origin", "app.example", "http://x/"))) {
@@ -273,6 +279,11 @@ class DiagnoseTest {
         Outcome help = diagnose("--help");
         assertEquals(0, help.exit());
         help.has("Usage: fulcrum diagnose [options] URL", "--quick");
+
+        Outcome wrongPath = diagnose("--quick", "--path", "/chat/socket.io", cluster.url(0));
+        assertEquals(1, wrongPath.exit(), wrongPath.out());
+        wrongPath.has("FAIL  EIO=4 handshake: 404 at /chat/socket.io/: no Socket.IO there",
+                      "fix   give the Socket.IO path with --path");
 
         Outcome refused = diagnose("--quick", "http://127.0.0.1:1/");
         assertEquals(1, refused.exit(), refused.out());
