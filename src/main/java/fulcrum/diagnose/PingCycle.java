@@ -218,7 +218,7 @@ final class PingCycle {
                         + "a balancer that buffers WebSocket frames, or a server that does not ping"), List.of());
             }
             List<String> details = List.of(e.where(), "closed " + seconds(now - started) + " into the session, "
-                    + seconds(now - lastFrame[0]) + " after the last ping; pings come every "
+                    + seconds(now - lastFrame[0]) + " since the session began or last saw a ping; pings come every "
                     + open.pingInterval() / 1000.0 + " s");
             return Result.fail(title, "the WebSocket was closed after " + seconds(now - lastFrame[0]) + " without pings",
                     details, Fixes.idle(needSeconds()));
