@@ -287,7 +287,8 @@ final class Client {
         }
         for (String c : r.all("Set-Cookie")) {
             Cookie k = Cookie.parse(c);
-            if (k == null) {
+            // as a browser: a Secure cookie does not come back over plain HTTP
+            if (k == null || k.secure() && !wire.endpoint().tls()) {
                 continue;
             }
             if (k.expired()) {

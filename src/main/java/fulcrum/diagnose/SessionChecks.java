@@ -88,7 +88,8 @@ final class SessionChecks {
             for (String sc : handshakeCookies) {
                 Cookie k = Cookie.parse(sc);
                 if (k != null) {
-                    details.add("sets cookie " + k.describe());
+                    details.add("sets cookie " + k.describe() + (k.secure() && !wire.endpoint().tls()
+                            ? ": Secure over plain HTTP, so browsers never send it back" : ""));
                 }
             }
             if (details.isEmpty()) {

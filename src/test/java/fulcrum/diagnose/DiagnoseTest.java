@@ -142,6 +142,18 @@ class DiagnoseTest {
     }
 
     @Test
+    void aSecureStickinessCookieOnPlainHttpIsNotSentBackAsInABrowser() throws Exception {
+        // SameSite=None implies Secure: a browser drops the cookie on an http:// listener.
+        try (FulcrumFixture lb = fulcrum("", "stickiness { enabled = true, type = lb-cookie, same-site = None }")) {
+            Outcome o = diagnose("--quick", "--sessions", "2", lb.url("/"));
+            assertEquals(1, o.exit(), o.out());
+            o.has("sets cookie FULCRUM (Fulcrum stickiness; SameSite=None, Secure): Secure over plain HTTP, "
+                  + "so browsers never send it back",
+                  "FAIL  EIO=4 polling, cookies kept (browsers)");
+        }
+    }
+
+    @Test
     void fulcrumWithTimeoutsShorterThanThePingIntervalFailsThePingCycle() throws Exception {
         try (FulcrumFixture lb = fulcrum("idle-timeout = 1s",
                 "stickiness { enabled = true, type = engine-io }, response-timeout = 1s")) {
