@@ -7,6 +7,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * {@code fulcrum diagnose URL}: plays Socket.IO clients against any endpoint (Fulcrum, ALB, nginx,
@@ -187,23 +190,38 @@ public final class Diagnose {
                 out.println("stopped: no handshake succeeded");
                 return summary();
             }
-            List<java.util.concurrent.CompletableFuture<List<Result>>> cycles = new ArrayList<>();
-            long seconds = 0;
-            for (SessionChecks v : List.of(v4, v3)) {
-                if (v.open() == null) {
-                    continue;
-                }
-                PingCycle ping = new PingCycle(wire, v.version(), v.open(), o.quick(), !v.noCookiesWork(), o.timeout());
-                seconds = Math.max(seconds, ping.expected().toSeconds());
-                cycles.add(ping.start(v.cookiesWork() || v.noCookiesWork(), v.webSocketOnlyWorks()));
-            }
-            out.println("  ....  ping cycles: up to " + seconds + " s" + (o.quick() ? "" : " (--quick: about half)"));
-            out.flush();
-            for (var c : cycles) {
-                c.join().forEach(this::report);
-            }
+            pingCycles(List.of(v4, v3));
             report(new CorsCheck(wire, v4.open() != null ? 4 : 3, o.origin(), o.timeout()).run());
             return summary();
+        }
+
+        /** Every version's cycles at once: each waits on the server's clock, not on the machine. */
+        private void pingCycles(List<SessionChecks> versions) {
+            ExecutorService threads = Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "diagnose-ping-cycle");
+                t.setDaemon(true);
+                return t;
+            });
+            try {
+                List<CompletableFuture<List<Result>>> cycles = new ArrayList<>();
+                long seconds = 0;
+                for (SessionChecks v : versions) {
+                    if (v.open() == null) {
+                        continue;
+                    }
+                    PingCycle ping = new PingCycle(wire, v.version(), v.open(), o.quick(), !v.noCookiesWork(),
+                            o.timeout(), threads);
+                    seconds = Math.max(seconds, ping.expected().toSeconds());
+                    cycles.add(ping.start(v.cookiesWork() || v.noCookiesWork(), v.webSocketOnlyWorks()));
+                }
+                out.println("  ....  ping cycles: up to " + seconds + " s" + (o.quick() ? "" : " (--quick: about half)"));
+                out.flush();
+                for (CompletableFuture<List<Result>> c : cycles) {
+                    c.join().forEach(this::report);
+                }
+            } finally {
+                threads.shutdownNow();
+            }
         }
 
         private Result report(Result r) {

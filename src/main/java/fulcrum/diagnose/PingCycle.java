@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -29,14 +30,18 @@ final class PingCycle {
     private final boolean quick;
     private final boolean keepCookies;
     private final Duration timeout;
+    /** Threads that block on sockets: not the common pool, which may have fewer threads than the cycles need. */
+    private final Executor threads;
 
-    PingCycle(Wire wire, int version, EngineIo.Open open, boolean quick, boolean keepCookies, Duration timeout) {
+    PingCycle(Wire wire, int version, EngineIo.Open open, boolean quick, boolean keepCookies, Duration timeout,
+              Executor threads) {
         this.wire = wire;
         this.eio = new EngineIo(version);
         this.open = open;
         this.quick = quick;
         this.keepCookies = keepCookies;
         this.timeout = timeout;
+        this.threads = threads;
     }
 
     /** How long the checks take at most, for the operator waiting. */
@@ -56,11 +61,11 @@ final class PingCycle {
     /** Both transports at once; {@code polling}/{@code webSocket} false: that one is skipped (its sessions fail anyway). */
     CompletableFuture<List<Result>> start(boolean polling, boolean webSocket) {
         CompletableFuture<Result> p = polling
-                ? CompletableFuture.supplyAsync(this::longPolling)
+                ? CompletableFuture.supplyAsync(this::longPolling, threads)
                 : CompletableFuture.completedFuture(Result.skip(title("long-polling"),
                         "needs working polling sessions (see above)"));
         CompletableFuture<Result> w = webSocket
-                ? CompletableFuture.supplyAsync(this::webSocket)
+                ? CompletableFuture.supplyAsync(this::webSocket, threads)
                 : CompletableFuture.completedFuture(Result.skip(title("WebSocket"),
                         "needs working WebSocket sessions (see above)"));
         return p.thenCombine(w, List::of);
@@ -135,7 +140,7 @@ final class PingCycle {
         int pings = 0;
         long nextPing = System.nanoTime() + open.pingInterval() * 1_000_000L;
         pollStart[0] = System.nanoTime();
-        CompletableFuture<List<String>> poll = pollAsync(c, hold);
+        CompletableFuture<List<String>> poll = pollAsync(c, hold, threads);
         while (!done(pings, started)) {
             long wait = nextPing - System.nanoTime();
             List<String> packets = null;
@@ -160,20 +165,20 @@ final class PingCycle {
             }
             if (!done(pings, started)) {
                 pollStart[0] = System.nanoTime();
-                poll = pollAsync(c, hold);
+                poll = pollAsync(c, hold, threads);
             }
         }
         return pings;
     }
 
-    private static CompletableFuture<List<String>> pollAsync(Client c, Duration hold) {
+    private static CompletableFuture<List<String>> pollAsync(Client c, Duration hold, Executor threads) {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 return c.poll(hold);
             } catch (StepFailed e) {
                 throw new CompletionException(e);
             }
-        });
+        }, threads);
     }
 
     private Result webSocket() {

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code fulcrum diagnose} against real setups: two chat servers (Socket.IO with the Redis
  * adapter) behind Fulcrum and behind HAProxy, configured right and wrong. The servers ping every
- * 2 s so that a ping cycle takes seconds.
+ * 3 s so that a ping cycle takes seconds.
  */
 @Timeout(120)
 class DiagnoseTest {
@@ -40,7 +40,7 @@ class DiagnoseTest {
     static void startServers() throws Exception {
         String missing = ChatCluster.missingPrerequisite();
         assertNull(missing, () -> "the diagnose tests need the chat fixture: " + missing);
-        cluster = ChatCluster.start(2, Map.of("PING_INTERVAL", "2000", "PING_TIMEOUT", "1500"));
+        cluster = ChatCluster.start(2, Map.of("PING_INTERVAL", "3000", "PING_TIMEOUT", "2000"));
     }
 
     @AfterAll
@@ -95,7 +95,7 @@ class DiagnoseTest {
         try (FulcrumFixture lb = fulcrum("", "stickiness { enabled = true, type = lb-cookie-and-engine-io }")) {
             Outcome o = diagnose("--quick", lb.url("/"));
             assertEquals(0, o.exit(), o.out());
-            o.has("PASS  EIO=4 handshake: 200; pingInterval 2000 ms, pingTimeout 1500 ms, upgrades [websocket]",
+            o.has("PASS  EIO=4 handshake: 200; pingInterval 3000 ms, pingTimeout 2000 ms, upgrades [websocket]",
                   "sets cookie FULCRUM (Fulcrum stickiness",
                   "PASS  EIO=4 polling, cookies kept (browsers): 4 sessions, 24 requests",
                   "PASS  EIO=4 polling, no cookies (Node.js, mobile): 4 sessions",
@@ -162,9 +162,9 @@ class DiagnoseTest {
             o.has("PASS  EIO=4 polling, no cookies (Node.js, mobile)",
                   "FAIL  EIO=4 ping cycle, long-polling: a long-poll was cut after",
                   "504 Gateway Timeout",
-                  "Fulcrum: target-groups.NAME.response-timeout = 4s or more",
+                  "Fulcrum: target-groups.NAME.response-timeout = 6s or more",
                   "FAIL  EIO=4 ping cycle, WebSocket: the WebSocket was closed after",
-                  "Fulcrum: listeners[].idle-timeout = 4s or more",
+                  "Fulcrum: listeners[].idle-timeout = 6s or more",
                   "FAIL  EIO=3 ping cycle, long-polling: a long-poll was cut after",
                   "FAIL  EIO=3 ping cycle, WebSocket: the WebSocket was closed after");
         }
