@@ -1,5 +1,6 @@
 package fulcrum.diagnose;
 
+import fulcrum.socketio.ChatClients;
 import fulcrum.socketio.ChatCluster;
 import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.TestCerts;
@@ -13,6 +14,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -180,6 +182,13 @@ class DiagnoseTest {
                   "\"Session ID unknown\" in ",
                   "the balancer set no cookie on the handshake",
                   "HAProxy: in the backend, cookie SERVERID insert indirect nocache");
+            // Real socket.io-client polling through it meets the failure the diagnosis flagged.
+            try (ChatClients clients = ChatClients.start(h.url(), 4, "polling", false, 4, 0)) {
+                assertTrue(clients.awaitEvent(e -> "connect_error".equals(e.get("event"))
+                                                   && String.valueOf(e.get("body")).contains("Session ID unknown"),
+                                Duration.ofSeconds(30)).isPresent(),
+                        () -> "expected Session ID unknown: " + clients.events());
+            }
         }
     }
 
@@ -215,6 +224,20 @@ class DiagnoseTest {
             o.has("PASS  EIO=4 polling, no cookies (Node.js, mobile)", "PASS  EIO=3 polling, no cookies (Node.js, mobile)",
                   "PASS  EIO=4 upgrade to WebSocket", "PASS  EIO=4 ping cycle, long-polling");
             o.hasNot("FAIL", "WARN");
+            // What the diagnosis says, real socket.io-client polling without cookies confirms.
+            for (int eio : new int[] {4, 3}) {
+                try (ChatClients clients = ChatClients.start(h.url(), 4, "polling", false, eio, eio * 100)) {
+                    assertTrue(clients.awaitReady(Duration.ofSeconds(30)), () -> "not all connected: " + clients.events());
+                    clients.sendChat();
+                    assertTrue(clients.awaitReceivedFrom(clients.clientIds(), Duration.ofSeconds(30)),
+                            () -> "chat did not reach every client: " + clients.events());
+                    ChatClients.Report r = clients.report();
+                    for (ChatClients.Client c : r.clients()) {
+                        assertEquals(List.of(), c.connectErrors(), () -> "EIO=" + eio + " client " + c);
+                    }
+                    assertEquals(2, r.servers().size(), () -> "clients spread over both servers: " + r);
+                }
+            }
         }
     }
 
