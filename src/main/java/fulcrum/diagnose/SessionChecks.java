@@ -5,7 +5,6 @@ import fulcrum.diagnose.Client.StepFailed;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
