@@ -21,6 +21,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.util.ReferenceCountUtil;
@@ -152,6 +155,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("[{}] client connection error: {}", ctx.channel().id(), cause.toString());
+        if (h2 != null && Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+            return; // the codec answers it: GOAWAY with the error's code (ENHANCE_YOUR_CALM for an abuser), then a close
+        }
         ctx.close();
     }
 
@@ -380,6 +386,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         log.debug("[{}] idle for {} ms, closing", ctx.channel().id(), TimeUnit.NANOSECONDS.toMillis(idle));
         if (tunnel != null) {
             tunnel.closeBoth();
+        } else if (h2 != null) {
+            closeHttp2Now();
         } else {
             ctx.close();
         }
@@ -553,7 +561,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     /** The shutdown grace is over. */
     void forceClose() {
         if (h2 != null) {
-            ctx.pipeline().firstContext().close(); // past the codec, which would wait for the streams
+            closeHttp2Now();
             return;
         }
         if (tunnel != null) {
@@ -585,6 +593,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
                 ch.pipeline().addLast(new H2Stream(FrontendHandler.this, listener));
             }
         }));
+    }
+
+    /**
+     * Ends an HTTP/2 connection whatever its streams are doing (idle timeout, the end of the
+     * shutdown grace): GOAWAY if the socket takes it now, then a close past the codec, which
+     * would otherwise wait for the open streams.
+     */
+    private void closeHttp2Now() {
+        closing = true;
+        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        ctx.pipeline().firstContext().close();
     }
 
     void streamOpened(H2Stream s) {
