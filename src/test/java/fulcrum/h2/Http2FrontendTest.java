@@ -123,4 +123,16 @@ class Http2FrontendTest {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().endsWith("\n1.1 200"), r.output());
     }
+
+    @Test
+    void h2loadManyStreamsOnFewConnectionsAllSucceed() throws Exception {
+        // 4 connections x 16 concurrent streams, h2c and then over TLS.
+        for (String url : List.of(plain("/"), tls(1, "/"))) {
+            Cli.Result r = Cli.run(60, "h2load", "-n", "400", "-c", "4", "-m", "16", url);
+            assertEquals(0, r.exit(), r.output());
+            assertTrue(r.output().contains("400 succeeded, 0 failed, 0 errored"), r.output());
+            assertTrue(r.output().contains("status codes: 400 2xx"), r.output());
+            assertTrue(r.output().contains("Application protocol: h2"), r.output());
+        }
+    }
 }
