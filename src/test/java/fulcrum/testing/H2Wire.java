@@ -30,7 +30,10 @@ import java.util.function.Predicate;
  * frame by frame with Netty's frame reader. Not thread-safe; one test thread drives it.
  */
 public final class H2Wire implements AutoCloseable {
-    /** One frame received; {@code status} for response HEADERS, {@code code} for RST_STREAM and GOAWAY. */
+    /**
+     * One frame received; {@code status} for response HEADERS, {@code bytes} for DATA and
+     * WINDOW_UPDATE (its increment), {@code code} for RST_STREAM and GOAWAY.
+     */
     public record Frame(String type, int stream, int status, int bytes, boolean endStream, long code) {
     }
 
@@ -156,6 +159,7 @@ public final class H2Wire implements AutoCloseable {
     public List<Frame> read(Predicate<Frame> until, long timeoutMillis) throws IOException {
         List<Frame> frames = new ArrayList<>();
         long deadline = System.currentTimeMillis() + timeoutMillis;
+        socket.setSoTimeout((int) Math.max(1, Math.min(200, timeoutMillis)));
         while (System.currentTimeMillis() < deadline && !closedByPeer) {
             if (parse(frames, until)) {
                 return frames;
@@ -239,6 +243,11 @@ public final class H2Wire implements AutoCloseable {
         @Override
         public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {
             frames.add(new Frame("SETTINGS", 0, 0, 0, false, 0));
+        }
+
+        @Override
+        public void onWindowUpdateRead(ChannelHandlerContext ctx, int streamId, int windowSizeIncrement) {
+            frames.add(new Frame("WINDOW_UPDATE", streamId, 0, windowSizeIncrement, false, 0));
         }
 
         @Override
