@@ -69,6 +69,8 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private boolean head;
     /** Between a 1xx head and its (empty) end, which HTTP/2 does not send. */
     private boolean informational;
+    /** The request's head arrived (and became an exchange, or was refused). */
+    private boolean headRead;
     /** The request's END_STREAM arrived. */
     private boolean requestEnded;
     /** The response's END_STREAM went out. */
@@ -125,8 +127,11 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private void read(Object msg) {
         if (msg instanceof Http2HeadersFrame hf) {
             connection.touch();
-            if (ex == null) {
+            if (!headRead) {
+                headRead = true;
                 requestHead(hf);
+            } else if (ex == null) {
+                requestEnded |= hf.isEndStream(); // trailers of a request refused at its head
             } else {
                 // Trailers end the body (a second HEADERS without END_STREAM is refused by the codec).
                 requestEnded = true;
@@ -165,16 +170,16 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         CharSequence path = h.path();
         if (method == null || path == null || path.length() == 0) {
             // CONNECT (extended or not) is not offered; anything else without these is malformed.
-            refuse(method != null && HttpMethod.CONNECT.asciiName().contentEquals(method)
-                   ? HttpResponseStatus.METHOD_NOT_ALLOWED : HttpResponseStatus.BAD_REQUEST);
+            refuse(h, method != null && HttpMethod.CONNECT.asciiName().contentEquals(method)
+                      ? HttpResponseStatus.METHOD_NOT_ALLOWED : HttpResponseStatus.BAD_REQUEST);
             return;
         }
         if (method.length() + path.length() + 10 > limits.maxRequestLine()) {
-            refuse(HttpResponseStatus.REQUEST_URI_TOO_LONG);
+            refuse(h, HttpResponseStatus.REQUEST_URI_TOO_LONG);
             return;
         }
         if (h.size() > limits.maxHeaders()) {
-            refuse(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+            refuse(h, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
             return;
         }
         HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString());
@@ -186,7 +191,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             if (host == null) {
                 headers.set(HttpHeaderNames.HOST, authority);
             } else if (!AsciiString.contentEqualsIgnoreCase(host, authority)) {
-                refuse(HttpResponseStatus.BAD_REQUEST); // RFC 9113 8.3.1: they must name the same
+                refuse(h, HttpResponseStatus.BAD_REQUEST); // RFC 9113 8.3.1: they must name the same
                 return;
             }
         }
@@ -197,7 +202,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         long max = limits.maxBodySize();
         if (max > 0 && headers.contains(HttpHeaderNames.CONTENT_LENGTH)
             && HttpUtil.getContentLength(req, 0L) > max) {
-            refuse(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
+            refuse(h, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
             return;
         }
         head = req.method() == HttpMethod.HEAD;
@@ -270,15 +275,31 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         ctx.channel().config().setAutoRead(read);
     }
 
-    /** A request Fulcrum answers itself before any exchange: too long, malformed. */
-    private void refuse(HttpResponseStatus status) {
-        listener.observer().rejected(listener.settings().name(), status.code(), null);
+    /** A request Fulcrum answers itself before any exchange (too long, malformed): answered, counted and logged. */
+    private void refuse(Http2Headers h, HttpResponseStatus status) {
+        ExchangeObserver o = listener.observer();
+        o.rejected(listener.settings().name(), status.code(), null);
+        if (o != ExchangeObserver.NONE) {
+            long now = System.nanoTime();
+            o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
+                    listener.settings().name(), remote(), null, null, orDash(h.method()), orDash(h.path()),
+                    HTTP_2.text(), text(h.get(HttpHeaderNames.USER_AGENT)), text(h.get(Exchange.X_REQUEST_ID)),
+                    System.currentTimeMillis(), now, 0, 0, now, status.code(), -1, 0, 0, 0, null));
+        }
         FullHttpResponse res = ErrorResponses.of(ctx.alloc(), status, false);
         write(res);
         if (!requestEnded) {
             ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR), ctx.voidPromise());
         }
         flush();
+    }
+
+    private static String orDash(CharSequence s) {
+        return s == null ? "-" : s.toString();
+    }
+
+    private static String text(CharSequence s) {
+        return s == null ? null : s.toString();
     }
 
     // ---- what the exchange asks of its client ----

@@ -1,5 +1,6 @@
 package fulcrum.h2;
 
+import fulcrum.proxy.ExchangeObserver;
 import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.H2Wire;
 import fulcrum.testing.H2Wire.Frame;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,10 +69,25 @@ class Http2LimitsTest {
 
     @Test
     void aLongPathGets414AndAHugeHeaderList431() throws Exception {
+        List<ExchangeObserver.ExchangeRecord> records = new CopyOnWriteArrayList<>();
+        lb.balancer().listenerContexts().get(0).observer(new ExchangeObserver() {
+            @Override
+            public void exchangeEnded(ExchangeRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void tunnelClosed(TunnelRecord r) {
+            }
+        });
         try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
             c.headers(1, H2Wire.get(lb.port(), "/" + "p".repeat(2000)), true).flush();
             assertEquals(414, status(answer(c)));
         }
+        ExchangeObserver.ExchangeRecord refused = records.get(0);
+        assertEquals(414, refused.status(), "the refusal is in the access log: " + refused);
+        assertEquals("HTTP/2.0", refused.protocol());
+        assertEquals(null, refused.target());
         try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
             c.headers(1, H2Wire.get(lb.port(), "/").add("x-big", "v".repeat(70_000)), true).flush();
             assertEquals(431, status(answer(c)));
