@@ -8,8 +8,8 @@ import io.netty.handler.codec.http.HttpRequest;
 import java.util.List;
 
 /**
- * The target of one request: the one its session is bound to when that is still routable (the
- * lb-cookie first, then the Engine.IO sid), the group's selector otherwise. Remembers what the
+ * The target of one request: the one its session is bound to while that {@linkplain Snapshot#keeps
+ * keeps its sessions} (the lb-cookie first, then the Engine.IO sid), the group's selector otherwise. Remembers what the
  * response must do for the session (set a cookie, learn a sid).
  */
 public final class Affinity {
@@ -42,7 +42,7 @@ public final class Affinity {
                 CookieHeaders.stripCookie(request.headers(), group.cookie().name());
             }
             Target t = m.target();
-            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(tried, t) && snap.keeps(t)) {
                 setCookie = m.renew();
                 return t;
             }
@@ -50,7 +50,7 @@ public final class Affinity {
         }
         if (sid != null) {
             Target t = group.engineIo().lookup(sid, System.nanoTime());
-            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(tried, t) && snap.keeps(t)) {
                 return t;
             }
             if (t != null) {

@@ -14,6 +14,15 @@ import java.util.Map;
  * healthy, the {@code initial} ones, so a balancer that has just started serves while its first
  * checks run; when there is neither, every target that is not draining (fail open, as ALB does:
  * a guess beats a certain 503).
+ *
+ * <p>Sessions (a sticky cookie, an Engine.IO sid) are not new requests: a session's request can
+ * only be served by its own target, anywhere else it meets "Session ID unknown". So a target
+ * {@linkplain #keeps keeps} its sessions on wider terms than it takes new ones: while it is
+ * healthy or initial, while no target of the group is healthy (initial only, or failing open:
+ * none is proven better), and while it is unhealthy but its latest check passed (on its way
+ * back). The tiers of new requests change as the first checks come in one target at a time;
+ * what keeps a session must not, or a balancer started before its targets breaks the sessions it
+ * placed itself.
  */
 public final class Snapshot {
     private final List<Target> all;
@@ -24,6 +33,8 @@ public final class Snapshot {
     private final Target[] weighted;
     private final Map<String, Target> byId;
     private final Map<Long, Target> byCookieToken;
+    /** Targets whose sessions stay on them: see {@link #keeps}. */
+    private final Target[] keeping;
     private final boolean failOpen;
 
     Snapshot(List<Target> all) {
@@ -54,6 +65,22 @@ public final class Snapshot {
         this.ring = weightedRing(weighted);
         this.byId = Collections.unmodifiableMap(ids);
         this.byCookieToken = tokens;
+        this.keeping = keeping(all, !healthy.isEmpty());
+    }
+
+    private static Target[] keeping(List<Target> all, boolean anyHealthy) {
+        List<Target> keep = new ArrayList<>();
+        for (Target t : all) {
+            boolean keeps = switch (t.state()) {
+                case HEALTHY, UNUSED, INITIAL -> true;
+                case UNHEALTHY -> !anyHealthy || t.lastCheckPassed();
+                case DRAINING -> false;
+            };
+            if (keeps) {
+                keep.add(t);
+            }
+        }
+        return keep.toArray(new Target[0]);
     }
 
     private static Target[] weightedRing(Target[] targets) {
@@ -95,6 +122,19 @@ public final class Snapshot {
     public boolean isRoutable(Target t) {
         for (Target r : routable) {
             if (r == t) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether a session bound to {@code t} (by cookie or Engine.IO sid) continues there. Wider
+     * than {@link #isRoutable}: see the class comment.
+     */
+    public boolean keeps(Target t) {
+        for (Target k : keeping) {
+            if (k == t) {
                 return true;
             }
         }

@@ -23,6 +23,8 @@ public final class Target {
     private volatile HealthState state;
     private volatile String reason = "registered";
     private volatile Instant since = Instant.now();
+    /** Whether its latest check (probe or live traffic) passed: an unhealthy target on its way back. */
+    private volatile boolean lastCheckPassed;
 
     /** Requests sent and not yet answered; read by least-outstanding-requests. */
     final AtomicInteger outstanding = new AtomicInteger();
@@ -82,6 +84,14 @@ public final class Target {
         this.state = state;
         this.reason = reason;
         this.since = Instant.now();
+    }
+
+    boolean lastCheckPassed() {
+        return lastCheckPassed;
+    }
+
+    void lastCheckPassed(boolean passed) {
+        this.lastCheckPassed = passed;
     }
 
     /** The opaque, keyed token a sticky cookie carries for this target. */

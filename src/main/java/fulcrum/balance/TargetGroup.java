@@ -207,7 +207,26 @@ public final class TargetGroup {
         }
     }
 
-    /** Adds a target at runtime; it starts initial (or unused without health checks). */
+    /**
+     * The latest check of {@code target} (a probe, or live traffic) passed or failed. An unhealthy
+     * target whose latest check passed keeps its sessions ({@link Snapshot#keeps}), so a change
+     * of it is published.
+     */
+    public void checked(Target target, boolean passed) {
+        if (target.lastCheckPassed() == passed) {
+            return;
+        }
+        synchronized (this) {
+            if (target.lastCheckPassed() == passed || !snapshot.all().contains(target)) {
+                return;
+            }
+            target.lastCheckPassed(passed);
+            if (target.state() == HealthState.UNHEALTHY) {
+                publish(new Snapshot(snapshot.all()));
+            }
+        }
+    }
+
     /**
      * Adds a target at runtime; it starts initial (or unused without health checks). A host name
      * adds one target per address; the first is returned.

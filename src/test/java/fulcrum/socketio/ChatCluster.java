@@ -33,6 +33,7 @@ public final class ChatCluster implements AutoCloseable {
     private final int redisPort;
     private final List<Integer> ports;
     private final Process[] servers;
+    private final Path[] logs;
 
     private ChatCluster(Path chatDir, Path logDir, Process redis, int redisPort, int servers) {
         this.chatDir = chatDir;
@@ -41,6 +42,7 @@ public final class ChatCluster implements AutoCloseable {
         this.redisPort = redisPort;
         this.ports = new ArrayList<>(servers);
         this.servers = new Process[servers];
+        this.logs = new Path[servers];
     }
 
     /** Starts Redis and {@code servers} chat servers; returns once every one accepts connections. */
@@ -64,6 +66,33 @@ public final class ChatCluster implements AutoCloseable {
             throw e;
         }
         return cluster;
+    }
+
+    /**
+     * Starts Redis and reserves a port for each of {@code servers} chat servers without starting
+     * them; {@link #restart} starts each. For tests that start a balancer before its targets.
+     */
+    public static ChatCluster startRedisOnly(int servers) throws IOException, InterruptedException {
+        if (servers < 1) {
+            throw new IllegalArgumentException("servers: " + servers + " (expected: >= 1)");
+        }
+        Path logDir = repoRoot().resolve("target/chat-logs");
+        Files.createDirectories(logDir);
+        Started redis = startRedis(logDir);
+        ChatCluster cluster = new ChatCluster(repoRoot().resolve("docker/chat"), logDir, redis.process(),
+                redis.port(), servers);
+        while (cluster.ports.size() < servers) {
+            int port = freePort();
+            if (!cluster.ports.contains(port)) {
+                cluster.ports.add(port);
+            }
+        }
+        return cluster;
+    }
+
+    /** The log of server {@code i}'s latest start, or null before its first. */
+    public Path log(int i) {
+        return logs[i];
     }
 
     /** The chat servers' ports, in index order. */
@@ -159,6 +188,7 @@ public final class ChatCluster implements AutoCloseable {
                 continue;
             }
             servers[i] = p;
+            logs[i] = log;
             if (i < ports.size()) {
                 ports.set(i, port);
             } else {
