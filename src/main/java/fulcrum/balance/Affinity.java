@@ -25,6 +25,9 @@ public final class Affinity {
     public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
         Snapshot snap = group.snapshot();
         StickinessSettings stickiness = group.settings().stickiness();
+        // A CORS preflight carries no cookie and starts nothing: a cookie set on it would be dropped.
+        boolean preflight = request.method() == HttpMethod.OPTIONS
+                            && request.headers().contains(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD);
         if (stickiness.usesEngineIo()) {
             String uri = request.uri();
             sid = EngineIoSessions.sid(uri);
@@ -46,7 +49,7 @@ public final class Affinity {
                 setCookie = m.renew();
                 return t;
             }
-            setCookie = true;
+            setCookie = !preflight;
         }
         if (sid != null) {
             Target t = group.engineIo().lookup(sid, System.nanoTime());
@@ -58,7 +61,11 @@ public final class Affinity {
                 group.engineIo().forget(sid);
             }
         }
-        return group.selector().select(snap, tried);
+        // Whether this request starts a session: with a cookie, any request but a preflight (it
+        // gets a cookie); with Engine.IO sids alone, a handshake.
+        boolean newSession = !stickiness.enabled()
+                             || (stickiness.usesCookie() ? !preflight : engineIoHandshake || engineIoWebSocket);
+        return group.selector().select(snap, tried, newSession);
     }
 
     /** Whether the response must carry a (new or renewed) sticky cookie. */

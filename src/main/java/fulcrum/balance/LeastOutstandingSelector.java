@@ -7,16 +7,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the group so that an idle group still spreads evenly.
  */
 final class LeastOutstandingSelector implements Selector {
-    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicInteger sessions = new AtomicInteger();
+    private final AtomicInteger others = new AtomicInteger();
 
     @Override
-    public Target select(Snapshot snapshot, java.util.List<Target> tried) {
+    public Target select(Snapshot snapshot, java.util.List<Target> tried, boolean newSession) {
         Target[] targets = snapshot.weightedArray();
         int n = targets.length;
         if (n == 0) {
             return null;
         }
-        int start = next.getAndIncrement() & Integer.MAX_VALUE;
+        int start = (newSession ? sessions : others).getAndIncrement() & Integer.MAX_VALUE;
         Target best = null;
         double bestLoad = Double.MAX_VALUE;
         for (int i = 0; i < n; i++) {

@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ChatCluster implements AutoCloseable {
 
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60); // generous: a loaded machine
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int PORT_ATTEMPTS = 5;
     private static final AtomicInteger LOG_SEQ = new AtomicInteger();
