@@ -27,6 +27,7 @@ public interface Selector {
         return switch (algorithm) {
             case ROUND_ROBIN -> new RoundRobinSelector();
             case LEAST_OUTSTANDING_REQUESTS -> new LeastOutstandingSelector();
+            case LEAST_CONNECTIONS -> new LeastConnectionsSelector();
         };
     }
 }

@@ -31,6 +31,8 @@ public final class Target {
     private final LongAdder requests = new LongAdder();
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger tunnels = new AtomicInteger();
+    /** Engine.IO sessions remembered on this target (engine-io stickiness only). */
+    private final AtomicInteger engineIoSessions = new AtomicInteger();
 
     /**
      * {@code id} is the address as configured for an IP literal, and the resolved "ip:port" for a
@@ -138,6 +140,27 @@ public final class Target {
 
     public int tunnels() {
         return tunnels.get();
+    }
+
+    void engineIoSessionAdded() {
+        engineIoSessions.incrementAndGet();
+    }
+
+    void engineIoSessionRemoved() {
+        engineIoSessions.decrementAndGet();
+    }
+
+    public int engineIoSessions() {
+        return engineIoSessions.get();
+    }
+
+    /**
+     * What least-connections weighs: open WebSocket tunnels, Engine.IO sessions and requests in
+     * flight (a long-poll is one). A session counts with its tunnel or its long-poll, so every
+     * Socket.IO client weighs about the same on whichever target.
+     */
+    public int connectionLoad() {
+        return tunnels.get() + engineIoSessions.get() + outstanding.get();
     }
 
     @Override

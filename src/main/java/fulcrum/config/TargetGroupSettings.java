@@ -18,7 +18,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                                   int maxRetries, int maxResponseHeaderSize, Duration deregistrationDelay,
                                   int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval) {
 
-    public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS }
+    public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS, LEAST_CONNECTIONS }
 
     public TargetGroupSettings {
         targets = List.copyOf(targets);
