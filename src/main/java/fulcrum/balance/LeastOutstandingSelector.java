@@ -18,6 +18,8 @@ final class LeastOutstandingSelector implements Selector {
             return null;
         }
         int start = (newSession ? sessions : others).getAndIncrement() & Integer.MAX_VALUE;
+        boolean warming = snapshot.warming();
+        long now = warming ? System.nanoTime() : 0;
         Target best = null;
         double bestLoad = Double.MAX_VALUE;
         for (int i = 0; i < n; i++) {
@@ -25,7 +27,9 @@ final class LeastOutstandingSelector implements Selector {
             if (Selector.tried(tried, t)) {
                 continue;
             }
-            double load = (t.outstandingRequests() + 1) / (double) Math.max(1, t.weight());
+            // In slow start a target's weight grows with its share, as HAProxy's slowstart does.
+            double weight = Math.max(1, t.weight()) * (warming ? Math.max(0.001, snapshot.share(t, now)) : 1.0);
+            double load = (t.outstandingRequests() + 1) / weight;
             if (load < bestLoad) {
                 best = t;
                 bestLoad = load;

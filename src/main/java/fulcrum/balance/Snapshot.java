@@ -35,10 +35,20 @@ public final class Snapshot {
     private final Map<Long, Target> byCookieToken;
     /** Targets whose sessions stay on them: see {@link #keeps}. */
     private final Target[] keeping;
+    /** Targets in slow start and when each began it (System.nanoTime()). */
+    private final Target[] warming;
+    private final long[] warmingSince;
+    private final long slowStartNanos;
     private final boolean failOpen;
 
     Snapshot(List<Target> all) {
+        this(all, 0);
+    }
+
+    /** {@code slowStartNanos}: the group's slow start window, 0 when off. */
+    Snapshot(List<Target> all, long slowStartNanos) {
         this.all = List.copyOf(all);
+        this.slowStartNanos = slowStartNanos;
         List<Target> healthy = new ArrayList<>();
         List<Target> initial = new ArrayList<>();
         List<Target> live = new ArrayList<>();
@@ -66,6 +76,36 @@ public final class Snapshot {
         this.byId = Collections.unmodifiableMap(ids);
         this.byCookieToken = tokens;
         this.keeping = keeping(all, !healthy.isEmpty());
+        List<Target> warm = new ArrayList<>();
+        for (Target t : routable) {
+            if (slowStartNanos > 0 && t.slowStartSince() != 0) {
+                warm.add(t);
+            }
+        }
+        this.warming = warm.toArray(new Target[0]);
+        this.warmingSince = new long[warming.length];
+        for (int i = 0; i < warming.length; i++) {
+            warmingSince[i] = warming[i].slowStartSince();
+        }
+    }
+
+    /** Whether some routable target is in slow start: selectors then weigh {@link #share}. */
+    boolean warming() {
+        return warming.length > 0;
+    }
+
+    /**
+     * The part of its full share of new requests and sessions {@code t} takes now: rising linearly
+     * from 0 to 1 over the slow start window after it turned healthy, 1 for every other target.
+     */
+    double share(Target t, long nowNanos) {
+        for (int i = 0; i < warming.length; i++) {
+            if (warming[i] == t) {
+                long elapsed = nowNanos - warmingSince[i];
+                return elapsed >= slowStartNanos ? 1.0 : Math.max(0.0, elapsed / (double) slowStartNanos);
+            }
+        }
+        return 1.0;
     }
 
     private static Target[] keeping(List<Target> all, boolean anyHealthy) {

@@ -25,6 +25,10 @@ public final class Target {
     private volatile Instant since = Instant.now();
     /** Whether its latest check (probe or live traffic) passed: an unhealthy target on its way back. */
     private volatile boolean lastCheckPassed;
+    /** Registered after its group was made (admin API, reload, DNS): it joins, and may slow-start. */
+    private volatile boolean joined;
+    /** System.nanoTime() when its slow start began; 0 when it is not in slow start. */
+    private volatile long slowStartSince;
 
     /** Requests sent and not yet answered; read by least-outstanding-requests. */
     final AtomicInteger outstanding = new AtomicInteger();
@@ -86,6 +90,22 @@ public final class Target {
         this.state = state;
         this.reason = reason;
         this.since = Instant.now();
+    }
+
+    boolean joined() {
+        return joined;
+    }
+
+    void joined(boolean joined) {
+        this.joined = joined;
+    }
+
+    long slowStartSince() {
+        return slowStartSince;
+    }
+
+    void slowStartSince(long nanos) {
+        this.slowStartSince = nanos;
     }
 
     boolean lastCheckPassed() {

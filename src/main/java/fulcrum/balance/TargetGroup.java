@@ -56,7 +56,7 @@ public final class TargetGroup {
         for (TargetSpec spec : settings.targets()) {
             targets.addAll(newTargets(spec));
         }
-        this.snapshot = new Snapshot(targets);
+        this.snapshot = snapshotOf(targets);
     }
 
     /**
@@ -125,6 +125,8 @@ public final class TargetGroup {
                 }
                 for (Target t : newTargets(spec)) {
                     if (snapshot.byId(t.id()) == null) {
+                        t.joined(true);
+                        startSlowStartIfJoining(t, all);
                         all.add(t);
                         changed = true;
                         log.info("target group {}: target {} ({}) appeared in DNS", name, t, a.host());
@@ -132,7 +134,7 @@ public final class TargetGroup {
                 }
             }
             if (changed) {
-                publish(new Snapshot(all));
+                publish(snapshotOf(all));
             }
         }
         gone.forEach(vanished);
@@ -199,7 +201,12 @@ public final class TargetGroup {
                 return; // a draining target only leaves by being removed
             }
             target.state(to, reason);
-            publish(new Snapshot(snapshot.all()));
+            if (to == HealthState.HEALTHY && (from == HealthState.UNHEALTHY || target.joined())) {
+                startSlowStart(target, snapshot.all());
+            } else if (to != HealthState.HEALTHY) {
+                target.slowStartSince(0);
+            }
+            publish(snapshotOf(snapshot.all()));
         }
         log.info("target group {}: target {} {} -> {} ({})", name, target, from.label(), to.label(), reason);
         for (Listener l : listeners) {
@@ -222,7 +229,7 @@ public final class TargetGroup {
             }
             target.lastCheckPassed(passed);
             if (target.state() == HealthState.UNHEALTHY) {
-                publish(new Snapshot(snapshot.all()));
+                publish(snapshotOf(snapshot.all()));
             }
         }
     }
@@ -239,8 +246,12 @@ public final class TargetGroup {
             }
         }
         List<Target> all = new ArrayList<>(snapshot.all());
+        for (Target t : added) {
+            t.joined(true);
+            startSlowStartIfJoining(t, all);
+        }
         all.addAll(added);
-        publish(new Snapshot(all));
+        publish(snapshotOf(all));
         for (Target t : added) {
             log.info("target group {}: target {} registered ({})", name, t, t.state().label());
         }
@@ -253,7 +264,7 @@ public final class TargetGroup {
         if (!all.remove(target)) {
             return false;
         }
-        publish(new Snapshot(all));
+        publish(snapshotOf(all));
         log.info("target group {}: target {} removed", name, target);
         return true;
     }
@@ -267,7 +278,7 @@ public final class TargetGroup {
                 return;
             }
             target.state(HealthState.DRAINING, reason);
-            publish(new Snapshot(snapshot.all()));
+            publish(snapshotOf(snapshot.all()));
         }
         log.info("target group {}: target {} {} -> draining ({})", name, target, from.label(), reason);
         for (Listener l : listeners) {
@@ -276,7 +287,43 @@ public final class TargetGroup {
     }
 
     public void updateSettings(TargetGroupSettings next) {
-        this.settings = requireNonNull(next, "settings");
+        synchronized (this) {
+            this.settings = requireNonNull(next, "settings");
+            publish(snapshotOf(snapshot.all()));
+        }
+    }
+
+    private Snapshot snapshotOf(List<Target> targets) {
+        return new Snapshot(targets, settings.slowStart().toNanos());
+    }
+
+    /** A target added with health checks off takes traffic at once: its slow start begins now. */
+    private void startSlowStartIfJoining(Target t, List<Target> others) {
+        if (t.state() == HealthState.UNUSED) {
+            startSlowStart(t, others);
+        }
+    }
+
+    /**
+     * As on ALB: a target that joins or turns healthy again starts slow, unless no other target is
+     * healthy and past its own slow start (then it is all the group has, and a ramp would only
+     * hold traffic back from it). Targets there when the group was made start at full share.
+     */
+    private void startSlowStart(Target t, List<Target> all) {
+        if (settings.slowStart().isZero()) {
+            return;
+        }
+        long now = System.nanoTime();
+        long window = settings.slowStart().toNanos();
+        for (Target o : all) {
+            boolean serving = o.state() == HealthState.HEALTHY || o.state() == HealthState.UNUSED;
+            boolean warm = o.slowStartSince() == 0 || now - o.slowStartSince() >= window;
+            if (o != t && serving && warm) {
+                t.slowStartSince(now == 0 ? 1 : now);
+                log.info("target group {}: target {} slow start over {}", name, t, settings.slowStart());
+                return;
+            }
+        }
     }
 
     private void publish(Snapshot next) {
