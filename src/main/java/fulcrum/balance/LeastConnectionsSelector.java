@@ -21,12 +21,18 @@ final class LeastConnectionsSelector implements Selector {
         }
         int start = (newSession ? sessions : others).getAndIncrement() & Integer.MAX_VALUE;
         boolean warming = snapshot.warming();
-        long now = warming ? System.nanoTime() : 0;
+        boolean ejections = snapshot.anyEjected();
+        long now = warming || ejections ? System.nanoTime() : 0;
         Target best = null;
         double bestLoad = Double.MAX_VALUE;
+        Target fallback = null;
         for (int i = 0; i < n; i++) {
             Target t = targets[(start + i) % n];
             if (Selector.tried(tried, t)) {
+                continue;
+            }
+            if (ejections && snapshot.ejected(t, now)) {
+                fallback = fallback == null ? t : fallback;
                 continue;
             }
             // In slow start a target's weight grows with its share, as HAProxy's slowstart does.
@@ -37,6 +43,6 @@ final class LeastConnectionsSelector implements Selector {
                 bestLoad = load;
             }
         }
-        return best;
+        return best != null ? best : fallback;
     }
 }

@@ -22,11 +22,18 @@ final class RoundRobinSelector implements Selector {
         }
         int start = (newSession ? sessions : others).getAndIncrement() & Integer.MAX_VALUE;
         boolean warming = snapshot.warming();
-        long now = warming ? System.nanoTime() : 0;
+        boolean ejections = snapshot.anyEjected();
+        long now = warming || ejections ? System.nanoTime() : 0;
         Target fallback = null;
         for (int i = 0; i < n; i++) {
             Target t = ring[(start + i) % n];
             if (Selector.tried(tried, t)) {
+                continue;
+            }
+            if (ejections && snapshot.ejected(t, now)) {
+                if (fallback == null) {
+                    fallback = t; // every other one tried or ejected: better than none
+                }
                 continue;
             }
             // A target in slow start takes its turn with the probability of its share so far.

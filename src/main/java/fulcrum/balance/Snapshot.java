@@ -39,6 +39,9 @@ public final class Snapshot {
     private final Target[] warming;
     private final long[] warmingSince;
     private final long slowStartNanos;
+    /** Targets outlier detection ejected and when each ejection ends (System.nanoTime()). */
+    private final Target[] ejected;
+    private final long[] ejectedUntil;
     private final boolean failOpen;
 
     Snapshot(List<Target> all) {
@@ -87,6 +90,36 @@ public final class Snapshot {
         for (int i = 0; i < warming.length; i++) {
             warmingSince[i] = warming[i].slowStartSince();
         }
+        long now = System.nanoTime();
+        List<Target> out = new ArrayList<>();
+        for (Target t : all) {
+            if (t.ejected(now)) {
+                out.add(t);
+            }
+        }
+        this.ejected = out.toArray(new Target[0]);
+        this.ejectedUntil = new long[ejected.length];
+        for (int i = 0; i < ejected.length; i++) {
+            ejectedUntil[i] = ejected[i].ejectedUntil();
+        }
+    }
+
+    /** Whether some target was ejected when this snapshot was made: selectors then ask {@link #ejected}. */
+    boolean anyEjected() {
+        return ejected.length > 0;
+    }
+
+    /**
+     * Whether outlier detection keeps {@code t} out of rotation at {@code nowNanos}. An ejection
+     * ends by time alone, so no new snapshot is needed for the target to come back.
+     */
+    boolean ejected(Target t, long nowNanos) {
+        for (int i = 0; i < ejected.length; i++) {
+            if (ejected[i] == t) {
+                return nowNanos - ejectedUntil[i] < 0;
+            }
+        }
+        return false;
     }
 
     /** Whether some routable target is in slow start: selectors then weigh {@link #share}. */
@@ -173,6 +206,9 @@ public final class Snapshot {
      * than {@link #isRoutable}: see the class comment.
      */
     public boolean keeps(Target t) {
+        if (anyEjected() && ejected(t, System.nanoTime())) {
+            return false; // found failing by live traffic: its sessions move
+        }
         for (Target k : keeping) {
             if (k == t) {
                 return true;

@@ -29,6 +29,14 @@ public final class Target {
     private volatile boolean joined;
     /** System.nanoTime() when its slow start began; 0 when it is not in slow start. */
     private volatile long slowStartSince;
+    /** Outlier detection: answers in a row of each kind, from live traffic on any loop. */
+    final AtomicInteger consecutive5xx = new AtomicInteger();
+    final AtomicInteger consecutiveGatewayFailures = new AtomicInteger();
+    /** System.nanoTime() its ejection ends; 0 when it was never ejected. Written under the group's lock. */
+    private volatile long ejectedUntil;
+    /** Ejections counting towards the next one's length; written under the group's lock. */
+    int ejectionLevel;
+    private final LongAdder ejections = new LongAdder();
 
     /** Requests sent and not yet answered; read by least-outstanding-requests. */
     final AtomicInteger outstanding = new AtomicInteger();
@@ -90,6 +98,31 @@ public final class Target {
         this.state = state;
         this.reason = reason;
         this.since = Instant.now();
+    }
+
+    long ejectedUntil() {
+        return ejectedUntil;
+    }
+
+    void ejectedUntil(long nanos) {
+        this.ejectedUntil = nanos;
+        ejections.increment();
+    }
+
+    /** Whether outlier detection keeps it out of rotation now. */
+    public boolean ejected(long nowNanos) {
+        long until = ejectedUntil;
+        return until != 0 && nowNanos - until < 0;
+    }
+
+    /** How long its ejection still lasts; zero when it is not ejected. */
+    public java.time.Duration ejectionLeft(long nowNanos) {
+        return ejected(nowNanos) ? java.time.Duration.ofNanos(ejectedUntil - nowNanos) : java.time.Duration.ZERO;
+    }
+
+    /** Times outlier detection ejected it. */
+    public long ejections() {
+        return ejections.sum();
     }
 
     boolean joined() {

@@ -214,6 +214,82 @@ public final class TargetGroup {
         }
     }
 
+    /** An ejection outlier detection made: for the log, metrics and access log. */
+    public record Ejection(Target target, java.time.Duration duration, String reason) {
+    }
+
+    /**
+     * What live traffic got from {@code target}: its status, or Fulcrum's own 502/504 when it
+     * could not connect, was reset or stayed silent ({@code gatewayFailure}). Counts towards
+     * outlier detection; returns the ejection it caused, or null.
+     */
+    public Ejection answered(Target target, int status, boolean gatewayFailure) {
+        fulcrum.config.OutlierDetectionSettings od = settings.outlierDetection();
+        if (!od.enabled()) {
+            return null;
+        }
+        boolean gateway = gatewayFailure || status == 502 || status == 503 || status == 504;
+        String reason = null;
+        if (status >= 500 || gateway) {
+            int n = target.consecutive5xx.incrementAndGet();
+            if (od.consecutive5xx() > 0 && n >= od.consecutive5xx()) {
+                reason = n + " consecutive 5xx";
+            }
+        } else if (target.consecutive5xx.get() != 0) {
+            target.consecutive5xx.set(0);
+        }
+        if (gateway) {
+            int n = target.consecutiveGatewayFailures.incrementAndGet();
+            if (od.consecutiveGatewayFailure() > 0 && n >= od.consecutiveGatewayFailure()) {
+                reason = n + " consecutive gateway failures";
+            }
+        } else if (target.consecutiveGatewayFailures.get() != 0) {
+            target.consecutiveGatewayFailures.set(0);
+        }
+        return reason == null ? null : eject(target, reason, od);
+    }
+
+    private Ejection eject(Target target, String reason, fulcrum.config.OutlierDetectionSettings od) {
+        java.time.Duration duration;
+        synchronized (this) {
+            long now = System.nanoTime();
+            Snapshot snap = snapshot;
+            if (target.ejected(now) || !snap.isRoutable(target)) {
+                return null; // out already; an unhealthy or draining target is not ejected too
+            }
+            int live = 0;
+            int ejected = 0;
+            for (Target t : snap.all()) {
+                if (t.state() != HealthState.DRAINING) {
+                    live++;
+                    if (t.ejected(now)) {
+                        ejected++;
+                    }
+                }
+            }
+            if ((ejected + 1) * 100 > od.maxEjectionPercent() * live) {
+                log.debug("target group {}: target {} not ejected ({}): {} of {} ejected already, max-ejection-percent {}",
+                          name, target, reason, ejected, live, od.maxEjectionPercent());
+                return null;
+            }
+            long base = od.baseEjectionTime().toNanos();
+            if (target.ejectedUntil() != 0) {
+                // One level off for each base time it has stayed in since it came back.
+                long in = (now - target.ejectedUntil()) / base;
+                target.ejectionLevel = (int) Math.max(0, target.ejectionLevel - Math.min(in, Integer.MAX_VALUE));
+            }
+            target.ejectionLevel++;
+            long nanos = Math.min(base * target.ejectionLevel, od.maxEjectionTime().toNanos());
+            duration = java.time.Duration.ofNanos(nanos);
+            target.consecutive5xx.set(0);
+            target.consecutiveGatewayFailures.set(0);
+            target.ejectedUntil(now + nanos == 0 ? 1 : now + nanos);
+            publish(snapshotOf(snap.all()));
+        }
+        log.info("target group {}: target {} ejected for {} ms ({})", name, target, duration.toMillis(), reason);
+        return new Ejection(target, duration, reason);
+    }
+
     /**
      * The latest check of {@code target} (a probe, or live traffic) passed or failed. An unhealthy
      * target whose latest check passed keeps its sessions ({@link Snapshot#keeps}), so a change

@@ -17,7 +17,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                                   Duration responseTimeout, Duration keepAliveTimeout, int maxIdleConnections,
                                   int maxRetries, int maxResponseHeaderSize, Duration deregistrationDelay,
                                   int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval,
-                                  Duration slowStart) {
+                                  Duration slowStart, OutlierDetectionSettings outlierDetection) {
 
     public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS, LEAST_CONNECTIONS }
 
@@ -35,7 +35,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                 (int) r.bytes("max-response-header-size", 1024, 1024 * 1024),
                 r.duration("deregistration-delay", true), r.integer("drain-close-rate", 1, 1_000_000),
                 HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false),
-                slowStart(r));
+                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")));
     }
 
     private static Duration slowStart(Reader r) {
