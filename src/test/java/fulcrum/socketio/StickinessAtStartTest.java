@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -128,6 +129,45 @@ class StickinessAtStartTest {
             closeRound();
         }
         assertEquals(List.of(), failures);
+    }
+
+    /**
+     * The moment the rounds above hit only by chance (two probes rarely land far apart): one target
+     * turns healthy while the other, holding sessions too, is still initial. The first probes ran
+     * before the servers were up, the next are a minute away; the group is told what the first
+     * target's next probe would say, and every client keeps talking.
+     */
+    @Test
+    void sessionsStayOnAnInitialTargetWhenTheOtherTurnsHealthyFirst() throws Exception {
+        lb = FulcrumFixture.forTargets("""
+                health-check { path = "/health", interval = 60s, timeout = 2s }
+                stickiness { enabled = true, type = lb-cookie-and-engine-io, secret = "start-up-test-secret" }
+                """, "127.0.0.1:" + cluster.port(0), "127.0.0.1:" + cluster.port(1));
+        TargetGroup group = lb.balancer().targetGroups().get("app");
+        cluster.restart(0);
+        cluster.restart(1);
+        // Polling clients: every message they send is a request that must reach their server.
+        harnesses.add(ChatClients.start(lb.url("/"), 20, "polling", false, 4, 200));
+        harnesses.add(ChatClients.start(lb.url("/"), 20, "polling", true, 4, 300));
+        List<Client> before = awaitAllConnected();
+        assertEquals(0, before.stream().filter(c -> !c.connected()).count(), before::toString);
+        assertTrue(group.snapshot().all().stream().allMatch(t -> t.state() == HealthState.INITIAL));
+
+        group.transition(group.snapshot().byId("127.0.0.1:" + cluster.port(0)), HealthState.HEALTHY, "status 200");
+        for (int i = 0; i < 5; i++) {
+            for (ChatClients h : harnesses) {
+                h.sendChat();
+            }
+            Thread.sleep(1000);
+        }
+        Thread.sleep(5000); // a loaded machine answers late: let every failure surface
+        List<Client> after = awaitAllConnected();
+        int logged = sessionIdUnknownLogged(0) + sessionIdUnknownLogged(1);
+        long dropped = after.stream().filter(c -> c.disconnects() > 0).count();
+        System.out.println("one healthy, one initial: " + logged + " server lines 'Session ID unknown', "
+                           + dropped + " clients disconnected");
+        assertEquals(0, logged, "server lines 'Session ID unknown'");
+        assertEquals(0, dropped, "clients disconnected");
     }
 
     /** Every client's state, once all are connected or {@link #WAIT} has passed. */
