@@ -20,7 +20,7 @@ import java.util.Map;
  * {@linkplain #keeps keeps} its sessions on wider terms than it takes new ones: while it is
  * healthy or initial, while no target of the group is healthy (initial only, or failing open:
  * none is proven better), and while it is unhealthy but its latest check passed (on its way
- * back). The tiers of new requests change as the first checks come in one target at a time;
+ * back; an answer to live traffic counts, so sessions placed while failing open stay). The tiers of new requests change as the first checks come in one target at a time;
  * what keeps a session must not, or a balancer started before its targets breaks the sessions it
  * placed itself.
  */

@@ -227,15 +227,20 @@ public final class TargetGroup {
 
     /**
      * What live traffic got from {@code target}: its status, or Fulcrum's own 502/504 when it
-     * could not connect, was reset or stayed silent ({@code gatewayFailure}). Counts towards
-     * outlier detection; returns the ejection it caused, or null.
+     * could not connect, was reset or stayed silent ({@code gatewayFailure}). An answer from an
+     * unhealthy target is a passed check for {@link Snapshot#keeps}: failing open placed sessions
+     * there, and they must survive another target turning healthy first. Counts towards outlier
+     * detection; returns the ejection it caused, or null.
      */
     public Ejection answered(Target target, int status, boolean gatewayFailure) {
+        boolean gateway = gatewayFailure || status == 502 || status == 503 || status == 504;
+        if (!gateway && !target.lastCheckPassed() && target.state() == HealthState.UNHEALTHY) {
+            checked(target, true);
+        }
         fulcrum.config.OutlierDetectionSettings od = settings.outlierDetection();
         if (!od.enabled()) {
             return null;
         }
-        boolean gateway = gatewayFailure || status == 502 || status == 503 || status == 504;
         String reason = null;
         if (status >= 500 || gateway) {
             int n = target.consecutive5xx.incrementAndGet();

@@ -61,6 +61,20 @@ class SessionKeepingTest {
     }
 
     @Test
+    void anAnswerToLiveTrafficCountsAsAPassedCheck() {
+        g.checked(a, false);
+        g.transition(a, HealthState.UNHEALTHY, "connection refused");
+        g.checked(b, false);
+        g.transition(b, HealthState.UNHEALTHY, "connection refused");
+        g.answered(b, 200, false); // failing open placed a session on b, and b answered it
+        g.checked(a, true);
+        g.transition(a, HealthState.HEALTHY, "status 200");
+        assertTrue(g.snapshot().keeps(b), "b's sessions stay");
+        g.answered(b, 502, true);
+        assertTrue(g.snapshot().keeps(b), "a gateway failure is no passed check, but only checks fail one");
+    }
+
+    @Test
     void aDrainingTargetKeepsNothing() {
         g.drain(b, "deregistered");
         assertFalse(g.snapshot().keeps(b));

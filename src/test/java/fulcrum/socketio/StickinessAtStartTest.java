@@ -84,10 +84,10 @@ class StickinessAtStartTest {
             // each, the next 5 s away), and one turns healthy before the other.
             boolean initial = round % 2 == 1;
             lb = FulcrumFixture.forTargets("""
-                    health-check { path = "/health", interval = %s, timeout = 2s,
+                    health-check { path = "/health", interval = %s, timeout = 3s,
                                    healthy-threshold = 2, unhealthy-threshold = 2 }
                     stickiness { enabled = true, type = lb-cookie-and-engine-io, secret = "start-up-test-secret" }
-                    """.formatted(initial ? "5s" : "2s"),
+                    """.formatted(initial ? "5s" : "3s"),
                     "127.0.0.1:" + cluster.port(0), "127.0.0.1:" + cluster.port(1));
             List<Future<?>> servers = List.of(starter.submit(() -> { cluster.restart(0); return null; }),
                                               starter.submit(() -> { cluster.restart(1); return null; }));
