@@ -8,9 +8,10 @@ import io.netty.handler.codec.http.HttpRequest;
 import java.util.List;
 
 /**
- * The target of one request: the one its session is bound to while that {@linkplain Snapshot#keeps
- * keeps its sessions} (the lb-cookie first, then the Engine.IO sid), the group's selector otherwise. Remembers what the
- * response must do for the session (set a cookie, learn a sid).
+ * The target of one request: the one its session is bound to while that target {@linkplain
+ * Snapshot#keeps keeps its sessions} (the lb-cookie first, then the Engine.IO sid), the group's
+ * selector otherwise. Remembers what the response must do for the session (set a cookie, learn a
+ * sid).
  */
 public final class Affinity {
     private boolean setCookie;
