@@ -232,7 +232,7 @@ public final class Balancer implements AutoCloseable {
         }
         for (ListenerSettings ls : settings.listeners()) {
             // Rules and TLS contexts are built once here; a bad certificate fails the start.
-            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls()) : null;
+            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls(), ls.http2().enabled()) : null;
             RuleRouter router = RuleRouter.of(ls, groups);
             ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
             ctx.observer(hooks.observers().apply(ls));
