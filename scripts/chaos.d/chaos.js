@@ -386,6 +386,11 @@ fulcrum {
       connect-timeout = ${connectTimeout}
       deregistration-delay = ${DEREGISTRATION_DELAY_S}s
       stickiness { enabled = true, type = lb-cookie-and-engine-io, cookie-name = FULCRUM }
+      # Live traffic takes a target answering 5xx out before two health checks could.
+      outlier-detection {
+        consecutive-5xx = ${EJECT_AFTER}, consecutive-gateway-failure = ${EJECT_AFTER}
+        base-ejection-time = 5s, max-ejection-percent = 34
+      }
       health-check {
         path = "/health", interval = ${HC.intervalMs}ms, timeout = ${HC.timeoutMs}ms
         healthy-threshold = ${HC.healthy}, unhealthy-threshold = ${HC.unhealthy}
@@ -427,7 +432,7 @@ fulcrum {
 
   async allHealthy() {
     const t = await this.targets();
-    return t.length === this.run.servers.length && t.every((x) => x.state === 'healthy');
+    return t.length === this.run.servers.length && t.every((x) => x.state === 'healthy' && !x.ejected);
   }
 
   async reload() {
@@ -511,7 +516,7 @@ backend chat
   stick store-response res.body,bytes(1),json_query('$.sid') if { var(txn.handshake) -m bool }
   option httpchk GET /health
   http-check expect status 200
-  default-server inter ${HC.intervalMs}ms fall ${HC.unhealthy} rise ${HC.healthy} on-marked-down shutdown-sessions
+  default-server inter ${HC.intervalMs}ms fall ${HC.unhealthy} rise ${HC.healthy} on-marked-down shutdown-sessions observe layer7 error-limit ${EJECT_AFTER} on-error mark-down
 ${servers}
 `;
     const cfgFile = path.join(this.run.dir, 'haproxy.cfg');
@@ -648,6 +653,9 @@ class HttpLoad {
 
 // --- faults ----------------------------------------------------------------------------------
 
+// Consecutive 5xx or gateway failures that take a target out of rotation (Fulcrum's outlier
+// detection, HAProxy's observe layer7 error-limit).
+const EJECT_AFTER = 3;
 const FAULTS = ['kill', 'stop', 'restart', 'http500', 'latency', 'loss', 'partition', 'reload', 'deregister'];
 const NET_FAULTS = new Set(['latency', 'loss', 'partition']);
 
@@ -906,6 +914,8 @@ function httpCheck(run, m) {
   const instants = run.faults.filter((f) => f.destructive).map((f) => f.t);
   let failed = 0;
   let exempt = 0;
+  let detection = 0;
+  const detected = {};
   const violations = [];
   const byKind = {};
   const windows = {};
@@ -925,6 +935,12 @@ function httpCheck(run, m) {
       continue;
     }
     const f = faultAt(run, r.t0, 60000);
+    // A target that answers 5xx is only known bad from its answers: the first EJECT_AFTER in a
+    // row, and those already sent to it when the last of them came back, are what detection costs.
+    if (f && f.kind === 'http500' && r.status >= 500 && r.t0 <= (detected[f.t] ??= detectedAt(recs, f, m.end))) {
+      detection++;
+      continue;
+    }
     const key = f ? f.kind : 'no fault';
     byKind[key] = (byKind[key] || 0) + 1;
     const at = f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s` : 'no fault';
@@ -934,7 +950,22 @@ function httpCheck(run, m) {
     violations.push({ t0: r.t0, ms: r.t1 - r.t0, status: r.status, error: r.error,
       fault: f ? `${f.kind} ${f.target} at ${(f.t / 1000).toFixed(1)}s (+${((r.t0 - f.t) / 1000).toFixed(1)}s)` : 'none' });
   }
-  return { requests: recs.length, failed, exempt, violations: violations.length, byFault: byKind, windows, samples: violations.slice(0, 20) };
+  return { requests: recs.length, failed, exempt, detection, violations: violations.length, byFault: byKind, windows, samples: violations.slice(0, 20) };
+}
+
+// When the EJECT_AFTER-th 5xx after fault f came back: requests sent before then may meet the
+// failing target before the proxy could know; later ones must not.
+function detectedAt(recs, f, end) {
+  let n = 0;
+  for (const r of [...recs].sort((a, b) => a.t1 - b.t1)) {
+    if (r.t1 < f.t || r.t0 > end || r.status < 500) {
+      continue;
+    }
+    if (++n === EJECT_AFTER) {
+      return r.t1;
+    }
+  }
+  return Infinity;
 }
 
 // --- the report ------------------------------------------------------------------------------
@@ -972,6 +1003,7 @@ function table(opts, results, netns) {
   row('HTTP requests', (r) => r.http.requests);
   row('  failed', (r) => r.http.failed);
   row('  in flight at a fault (exempt)', (r) => r.http.exempt);
+  row(`  5xx before detection (first ${EJECT_AFTER})`, (r) => r.http.detection);
   row('  failed otherwise', (r) => r.http.violations);
   row('RSS MiB: before / warm / after', (r) => `${r.resources.base.rssMiB} / ${r.resources.warm.rssMiB} / ${r.resources.after.rssMiB}`);
   row('open fds: before / warm / after', (r) => `${r.resources.base.fds} / ${r.resources.warm.fds} / ${r.resources.after.fds}`);
