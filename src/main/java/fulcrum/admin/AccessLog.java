@@ -97,6 +97,9 @@ final class AccessLog implements ExchangeObserver {
 
     @Override
     public void exchangeEnded(ExchangeRecord r) {
+        if (r.status() == 101) {
+            return; // the tunnel it opens is logged at its end, with this record inside (ALB: one line per WebSocket)
+        }
         if (!queue.offer(r)) {
             dropped.increment();
         }
