@@ -83,7 +83,7 @@ final class AdminServer {
         try {
             ch = b.bind(addr).syncUninterruptibly().channel();
         } catch (Exception e) {
-            throw new IllegalStateException("admin API: cannot bind " + s.bind() + ": " + e.getMessage(), e);
+            throw fulcrum.server.BindException.of("admin API", s.bind(), e);
         }
         AdminServer server = new AdminServer(ch, clients);
         log.info("admin API listening on {}{}", ch.localAddress(), tokenDigest == null ? "" : " (token required)");

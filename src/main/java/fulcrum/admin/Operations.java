@@ -92,6 +92,15 @@ public final class Operations implements AutoCloseable {
         if (settings.admin().enabled()) {
             try {
                 a = AdminServer.start(settings.admin(), this);
+            } catch (fulcrum.server.BindException ex) {
+                if (!ex.inUse() || settings.admin().bindChosen()) {
+                    b.stop(Duration.ZERO);
+                    shutdownSide();
+                    throw ex;
+                }
+                // The default port, taken (by another instance on this host, say): this one serves without it.
+                log.warn("{}; running without the admin API: set fulcrum.admin.bind to give this instance one",
+                         ex.getMessage());
             } catch (RuntimeException ex) {
                 b.stop(Duration.ZERO);
                 shutdownSide();
