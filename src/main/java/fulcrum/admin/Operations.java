@@ -260,10 +260,9 @@ public final class Operations implements AutoCloseable {
         Reloader.Outcome o = reloader.apply(running, next);
         running = next;
         if (o.applied().isEmpty() && o.needRestart().isEmpty()) {
-            log.info("reload: {} applied, nothing changed", configFile);
-        } else {
-            log.info("reload: {} applied: {}", configFile, o.applied().isEmpty() ? "no change" : String.join("; ",
-                                                                                                            o.applied()));
+            log.info("reload: {} read, nothing changed", configFile);
+        } else if (!o.applied().isEmpty()) {
+            log.info("reload: {} applied: {}", configFile, String.join("; ", o.applied()));
         }
         if (!o.needRestart().isEmpty()) {
             log.warn("reload: changed but only applied at the next restart: {}", String.join("; ", o.needRestart()));
