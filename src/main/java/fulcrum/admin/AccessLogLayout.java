@@ -72,12 +72,24 @@ public final class AccessLogLayout extends LayoutBase<ILoggingEvent> {
         long startMicros = r.startMillis() * 1000;
         long endMicros = tunnel != null ? tunnel.startMillis() * 1000 + tunnel.durationNanos() / 1000
                 : startMicros + (r.endNanos() - r.startNanos()) / 1000;
-        double request = r.sentNanos() == 0 ? -1 : seconds(r.sentNanos() - r.startNanos());
-        double target = r.sentNanos() == 0 || r.responseNanos() == 0 ? -1 : seconds(r.responseNanos() - r.sentNanos());
-        double response = r.responseNanos() == 0 ? -1 : seconds(r.endNanos() - r.responseNanos());
+        RouteDecision route = r.route();
+        double request;
+        double target;
+        double response;
+        if (route != null && route.answersItself()) {
+            // A rule's redirect or fixed response: ALB logs its times with no target time.
+            long answered = r.responseNanos() != 0 ? r.responseNanos() : r.endNanos();
+            request = seconds(answered - r.startNanos());
+            target = 0;
+            response = seconds(r.endNanos() - answered);
+        } else {
+            // -1 where ALB writes it: the request never reached a target, or no response came back.
+            request = r.sentNanos() == 0 ? -1 : seconds(r.sentNanos() - r.startNanos());
+            target = r.sentNanos() == 0 || r.responseNanos() == 0 ? -1 : seconds(r.responseNanos() - r.sentNanos());
+            response = r.sentNanos() == 0 || r.responseNanos() == 0 ? -1 : seconds(r.endNanos() - r.responseNanos());
+        }
         long received = r.bytesReceived() + (tunnel == null ? 0 : tunnel.bytesFromClient());
         long sent = r.bytesSent() + (tunnel == null ? 0 : tunnel.bytesFromTarget());
-        RouteDecision route = r.route();
         String targetStatus = r.targetStatus() < 0 ? null : Integer.toString(r.targetStatus());
         String classification = classification(r.desyncClass());
         Fields f = json ? new JsonFields(b) : new TextFields(b);
