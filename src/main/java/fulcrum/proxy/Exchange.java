@@ -564,7 +564,7 @@ final class Exchange {
     private void observe(int finalStatus) {
         ExchangeObserver o = client.listener().observer();
         if (o != ExchangeObserver.NONE) {
-            observed = record(finalStatus);
+            observed = record(finalStatus, o.recordsRequests());
             o.exchangeEnded(observed);
         }
     }
@@ -575,7 +575,7 @@ final class Exchange {
     }
 
     /** What the observer (metrics, access log) is told about this exchange, ending with {@code status}. */
-    private ExchangeObserver.ExchangeRecord record(int finalStatus) {
+    private ExchangeObserver.ExchangeRecord record(int finalStatus, boolean details) {
         DesyncClass desync = null;
         String reason = null;
         if (request instanceof DecodedRequest d) {
@@ -587,8 +587,8 @@ final class Exchange {
                 target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
                 protocol, request.headers().get(HttpHeaderNames.USER_AGENT), request.headers().get(X_REQUEST_ID),
                 startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), finalStatus, targetStatus,
-                bytesReceived, bytesSent, attempts, desync, client.connection(),
-                request.headers().get(HttpHeaderNames.HOST), route, reason);
+                bytesReceived, bytesSent, attempts, desync, details ? client.connection() : null,
+                details ? request.headers().get(HttpHeaderNames.HOST) : null, route, reason);
     }
 
     /** Whether running the request twice is harmless (RFC 9110 9.2.2), so it may be replayed. */

@@ -58,8 +58,10 @@ public interface ExchangeObserver {
      * @param sentNanos when the request head went to the target; 0 when it never did
      * @param responseNanos when the response head arrived from the target; 0 when none did
      * @param endNanos when the exchange ended
-     * @param connection the client connection's facts; null when unknown
-     * @param host the request's Host field; null when none (or no request was read)
+     * @param connection the client connection's facts; null when unknown, or when the observer
+     *        does not {@linkplain ExchangeObserver#recordsRequests() record requests}
+     * @param host the request's Host field; null when none, no request was read, or the observer
+     *        does not record requests
      * @param route the listener's routing decision; null when the request was not routed
      * @param reason why the request was refused, or why it got a desync class other than
      *        compliant; null otherwise

@@ -296,7 +296,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
                 listener.settings().name(), remote(), null, null, "-", "-", "-", null, null,
                 System.currentTimeMillis() - (now - start) / 1_000_000, start, 0, 0, now, status, -1, 0, 0, 0,
-                desyncClass, connection(), null, null, reason));
+                desyncClass, o.recordsRequests() ? connection() : null, null, null, reason));
     }
 
     // ---- backpressure ----
