@@ -42,6 +42,8 @@ public final class Operations implements AutoCloseable {
     private final Path configFile;
     private final ScheduledExecutorService ops;
     private final Metrics metrics;
+    private final TrafficStats traffic = new TrafficStats();
+    private final StateLog stateLog = new StateLog();
     private final AccessLog accessLog;
     private final Balancer balancer;
     private final Drainer drainer;
@@ -74,10 +76,12 @@ public final class Operations implements AutoCloseable {
         this.accessLog = settings.accessLog().enabled() ? AccessLog.start(settings.accessLog()) : null;
         Balancer b;
         try {
+            boolean admin = settings.admin().enabled(); // only the admin API reads the traffic kept
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
-                ExchangeObserver m = metrics.observer(ls);
+                ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls.name()))
+                                           : metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
-            }, metrics.probes()));
+            }, metrics.probes(), stateLog));
         } catch (RuntimeException ex) {
             shutdownSide();
             throw ex;
@@ -88,6 +92,16 @@ public final class Operations implements AutoCloseable {
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
         this.reloader = new Reloader(b, drainer);
+        if (settings.admin().enabled()) {
+            long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
+            ops.scheduleAtFixedRate(() -> {
+                try {
+                    traffic.sample(b.targetGroups());
+                } catch (RuntimeException ex) {
+                    log.error("sampling traffic failed", ex); // and the next sample tries again
+                }
+            }, sample, sample, TimeUnit.NANOSECONDS);
+        }
         AdminServer a = null;
         if (settings.admin().enabled()) {
             try {
@@ -175,6 +189,15 @@ public final class Operations implements AutoCloseable {
             drainer.drain(g, t, "deregistered");
             return t;
         });
+    }
+
+    /** Recent traffic per target and listener; read on the operations thread. */
+    TrafficStats traffic() {
+        return traffic;
+    }
+
+    StateLog stateLog() {
+        return stateLog;
     }
 
     /** The metrics in the Prometheus text format. */

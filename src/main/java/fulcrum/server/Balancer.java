@@ -69,12 +69,16 @@ public final class Balancer implements AutoCloseable {
 
     /**
      * What the operations side (metrics, access log) attaches to the data path: an observer per
-     * listener, in place before the listener accepts its first connection, and one for health
-     * check results.
+     * listener, in place before the listener accepts its first connection, one for health
+     * check results, and one told of every group's target changes (groups added later too).
      */
     public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
-                       HealthChecker.ProbeObserver probes) {
+                       HealthChecker.ProbeObserver probes, TargetGroup.Listener states) {
         public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
+
+        public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes) {
+            this(observers, probes, (group, target, from, to, reason) -> { });
+        }
     }
 
     private final Map<String, List<ScheduledFuture<?>>> groupTasks = new java.util.concurrent.ConcurrentHashMap<>();
@@ -164,6 +168,7 @@ public final class Balancer implements AutoCloseable {
     /** A group with its state listener and, when enabled, its health checks running. */
     private synchronized TargetGroup newGroup(TargetGroupSettings gs) {
         TargetGroup g = new TargetGroup(gs, secret(gs));
+        g.addListener(hooks.states());
         g.addListener((group, target, from, to, reason) -> {
             HealthCheckSettings hc = group.settings().healthCheck();
             if (to == HealthState.UNHEALTHY && hc.onUnhealthy() == HealthCheckSettings.OnUnhealthy.CLOSE_CONNECTIONS) {
