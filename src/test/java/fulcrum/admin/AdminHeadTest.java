@@ -40,8 +40,8 @@ class AdminHeadTest {
             // status line would not come next.
             try (Socket s = new Socket("127.0.0.1", port)) {
                 s.setSoTimeout(10_000);
-                s.getOutputStream().write(("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
-                                           + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                s.getOutputStream().write(("HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                                           + "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                                                   .getBytes(StandardCharsets.US_ASCII));
                 String all = read(s.getInputStream());
                 int second = all.indexOf("\r\n\r\n") + 4;
