@@ -234,7 +234,7 @@ public final class Balancer implements AutoCloseable {
             // Rules and TLS contexts are built once here; a bad certificate fails the start.
             Mapping<String, SslContext> sni;
             try {
-                sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls()) : null;
+                sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls(), ls.http2().enabled()) : null;
             } catch (RuntimeException e) {
                 throw new IllegalStateException("listener " + ls.name() + ": " + e.getMessage(), e);
             }
