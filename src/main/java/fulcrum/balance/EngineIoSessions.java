@@ -45,7 +45,9 @@ public final class EngineIoSessions {
             return null;
         }
         if (nowNanos - s.lastSeen > s.idleNanos) {
-            sessions.remove(sid, s);
+            if (sessions.remove(sid, s)) {
+                s.target.engineIoSessionRemoved();
+            }
             return null;
         }
         s.lastSeen = nowNanos;
@@ -79,17 +81,29 @@ public final class EngineIoSessions {
                 return false;
             }
         }
-        sessions.put(sid, new Session(target, (idleMs + MARGIN_MS) * 1_000_000L, nowNanos));
+        target.engineIoSessionAdded();
+        Session previous = sessions.put(sid, new Session(target, (idleMs + MARGIN_MS) * 1_000_000L, nowNanos));
+        if (previous != null) {
+            previous.target.engineIoSessionRemoved();
+        }
         return true;
     }
 
     public void forget(String sid) {
-        sessions.remove(sid);
+        Session s = sessions.remove(sid);
+        if (s != null) {
+            s.target.engineIoSessionRemoved();
+        }
     }
 
     /** Drops expired sessions. */
     public void sweep(long nowNanos) {
-        sessions.entrySet().removeIf(e -> nowNanos - e.getValue().lastSeen > e.getValue().idleNanos);
+        for (var e : sessions.entrySet()) {
+            Session s = e.getValue();
+            if (nowNanos - s.lastSeen > s.idleNanos && sessions.remove(e.getKey(), s)) {
+                s.target.engineIoSessionRemoved();
+            }
+        }
     }
 
     public int size() {
