@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /** Command line: loads the configuration, starts the balancer, reloads on SIGHUP, stops on SIGTERM. */
 public final class Main {
     static final int OK = 0;
-    static final int FAILED = 1;
+    /** The configuration is invalid, or asks what cannot be done here (a port in use, a certificate unusable). */
     static final int BAD_CONFIG = 2;
     /** A resource error left the process unable to serve: the service manager should start it again. */
     static final int FATAL = 3;
@@ -36,6 +36,7 @@ public final class Main {
         }
         Path config = Path.of("conf/fulcrum.conf");
         boolean check = false;
+        boolean debug = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--config", "-c" -> {
@@ -46,6 +47,7 @@ public final class Main {
                     config = Path.of(args[++i]);
                 }
                 case "--check" -> check = true;
+                case "--debug" -> debug = true;
                 case "--version", "-v" -> {
                     out.println("fulcrum " + version());
                     return OK;
@@ -72,19 +74,22 @@ public final class Main {
             out.print(CheckReport.render(config, settings));
             return OK;
         }
-        return serve(settings, config, err);
+        return serve(settings, config, err, debug);
     }
 
-    private static int serve(FulcrumSettings settings, Path config, PrintStream err) {
+    private static int serve(FulcrumSettings settings, Path config, PrintStream err, boolean debug) {
         Logger log = LoggerFactory.getLogger(Main.class);
         long started = System.nanoTime();
         Operations balancer;
         try {
             balancer = Operations.start(settings, config);
         } catch (RuntimeException e) {
+            // One line that says what failed and where; the trace is for a developer (--debug).
             err.println("fulcrum: " + e.getMessage());
-            log.error("start failed", e);
-            return FAILED;
+            if (debug) {
+                e.printStackTrace(err);
+            }
+            return BAD_CONFIG;
         }
         // A process that holds its ports and answers nothing is worse than one that exits: a dead
         // event loop, buffer memory run out, or an error out of memory or threads that nothing
@@ -136,9 +141,10 @@ public final class Main {
 
     private static String usage() {
         return """
-               Usage: fulcrum [--config FILE] [--check] [--version] [--help]
+               Usage: fulcrum [--config FILE] [--check] [--debug] [--version] [--help]
                  --config FILE  the HOCON configuration (default conf/fulcrum.conf)
                  --check        validate the configuration, print a summary, exit 0 (valid) or 2
+                 --debug        with a start-up error, print its stack trace too
                  --version      print the version
                  --help         print this help
                Usage: fulcrum diagnose [--help] [options] URL

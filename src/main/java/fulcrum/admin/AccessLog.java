@@ -76,6 +76,7 @@ final class AccessLog implements ExchangeObserver {
         OutputStreamAppender<ILoggingEvent> out;
         if (s.file() != null) {
             FileAppender<ILoggingEvent> f = new FileAppender<>();
+            f.setContext(lc); // before setFile, which otherwise prints "No context given" to stderr
             f.setFile(s.file());
             f.setAppend(true);
             f.setBufferSize(new FileSize(256 * 1024));
@@ -92,13 +93,16 @@ final class AccessLog implements ExchangeObserver {
         logger.addAppender(out);
         logger.setAdditive(false);
         logger.setLevel(Level.INFO);
-        log.info("access log: {} lines to {}", s.format().name().toLowerCase(java.util.Locale.ROOT),
+        log.info("access log: {} lines to {}", s.format() == AccessLogSettings.Format.JSON ? "json" : "alb",
                  s.file() == null ? "standard output" : s.file());
         return new AccessLog(out, s.queueSize(), s.format());
     }
 
     @Override
     public void exchangeEnded(ExchangeRecord r) {
+        if (r.status() == 101) {
+            return; // the tunnel it opens is logged at its end, with this record inside (ALB: one line per WebSocket)
+        }
         if (!queue.offer(r)) {
             dropped.increment();
         }

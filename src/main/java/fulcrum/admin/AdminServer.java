@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
@@ -77,6 +78,8 @@ final class AdminServer {
                                 })
                                 .addLast(new HttpServerCodec(4096, 8192, 8192))
                                 .addLast(new HttpObjectAggregator(MAX_REQUEST))
+                                // Reads off holds pipelined requests here, so they are answered in order.
+                                .addLast(new io.netty.handler.flow.FlowControlHandler())
                                 .addLast(new Handler(api, assets, tokenDigest));
                     }
                 });
@@ -86,7 +89,7 @@ final class AdminServer {
         try {
             ch = b.bind(addr).syncUninterruptibly().channel();
         } catch (Exception e) {
-            throw new IllegalStateException("admin API: cannot bind " + s.bind() + ": " + e.getMessage(), e);
+            throw fulcrum.server.BindException.of("admin API", s.bind(), e);
         }
         AdminServer server = new AdminServer(ch, clients);
         log.info("admin API listening on {}{}", ch.localAddress(), tokenDigest == null ? "" : " (token required)");
@@ -147,10 +150,12 @@ final class AdminServer {
                 write(ctx, AdminApi.Answer.error(401, "missing or wrong Authorization: Bearer token"), keepAlive);
                 return;
             }
-            AdminApi.Call call = new AdminApi.Call(req.method().name(), req.uri(),
+            // HEAD is GET without the body (RFC 9110 9.3.2), wherever GET is served.
+            boolean head = req.method() == HttpMethod.HEAD;
+            AdminApi.Call call = new AdminApi.Call(head ? "GET" : req.method().name(), req.uri(),
                                                    req.content().toString(StandardCharsets.UTF_8));
             if (call.path().equals("/healthz")) {
-                write(ctx, api.healthz(call), keepAlive);
+                write(ctx, api.healthz(call), keepAlive, head);
                 return;
             }
             // Requests of one connection are answered in order: reads stop until this one is answered.
@@ -159,7 +164,7 @@ final class AdminServer {
                 api.ops().execute(() -> {
                     AdminApi.Answer a = api.handle(call);
                     ctx.channel().eventLoop().execute(() -> {
-                        write(ctx, a, keepAlive);
+                        write(ctx, a, keepAlive, head);
                         ctx.channel().config().setAutoRead(true);
                     });
                 });
@@ -247,9 +252,15 @@ final class AdminServer {
         }
 
         private static void write(ChannelHandlerContext ctx, AdminApi.Answer a, boolean keepAlive) {
+            write(ctx, a, keepAlive, false);
+        }
+
+        /** {@code head}: the answer's head alone, its Content-Length the body's a GET would get. */
+        private static void write(ChannelHandlerContext ctx, AdminApi.Answer a, boolean keepAlive, boolean head) {
             FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                                                                HttpResponseStatus.valueOf(a.status()),
-                                                               Unpooled.wrappedBuffer(a.body()));
+                                                               head ? Unpooled.EMPTY_BUFFER
+                                                                    : Unpooled.wrappedBuffer(a.body()));
             res.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType())
                .set(HttpHeaderNames.CONTENT_LENGTH, a.body().length)
                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);

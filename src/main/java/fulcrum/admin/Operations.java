@@ -106,6 +106,15 @@ public final class Operations implements AutoCloseable {
         if (settings.admin().enabled()) {
             try {
                 a = AdminServer.start(settings.admin(), this);
+            } catch (fulcrum.server.BindException ex) {
+                if (!ex.inUse() || settings.admin().bindChosen()) {
+                    b.stop(Duration.ZERO);
+                    shutdownSide();
+                    throw ex;
+                }
+                // The default port, taken (by another instance on this host, say): this one serves without it.
+                log.warn("{}; running without the admin API: set fulcrum.admin.bind to give this instance one",
+                         ex.getMessage());
             } catch (RuntimeException ex) {
                 b.stop(Duration.ZERO);
                 shutdownSide();
@@ -274,10 +283,9 @@ public final class Operations implements AutoCloseable {
         Reloader.Outcome o = reloader.apply(running, next);
         running = next;
         if (o.applied().isEmpty() && o.needRestart().isEmpty()) {
-            log.info("reload: {} applied, nothing changed", configFile);
-        } else {
-            log.info("reload: {} applied: {}", configFile, o.applied().isEmpty() ? "no change" : String.join("; ",
-                                                                                                            o.applied()));
+            log.info("reload: {} read, nothing changed", configFile);
+        } else if (!o.applied().isEmpty()) {
+            log.info("reload: {} applied: {}", configFile, String.join("; ", o.applied()));
         }
         if (!o.needRestart().isEmpty()) {
             log.warn("reload: changed but only applied at the next restart: {}", String.join("; ", o.needRestart()));

@@ -3,7 +3,8 @@ package fulcrum.config;
 /** The access log: one line per request and per closed tunnel. {@code file} null: standard output. */
 public record AccessLogSettings(boolean enabled, Format format, String file, int queueSize) {
 
-    public enum Format { TEXT, JSON }
+    /** ALB: AWS's access log entry syntax; TEXT: the same (its older name); JSON: ALB's fields as an object. */
+    public enum Format { ALB, TEXT, JSON }
 
     static AccessLogSettings from(Reader r) {
         return new AccessLogSettings(r.bool("enabled"), r.enumeration("format", Format.class),

@@ -3,8 +3,11 @@ package fulcrum.config;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 
-/** The admin API's listener. A token is required unless it is bound to a loopback address. */
-public record AdminSettings(boolean enabled, HostPort bind, String token) {
+/**
+ * The admin API's listener. A token is required unless it is bound to a loopback address.
+ * {@code bindChosen}: whether {@code bind} was set by the user rather than left at its default.
+ */
+public record AdminSettings(boolean enabled, HostPort bind, String token, boolean bindChosen) {
 
     static AdminSettings from(Reader r) {
         boolean enabled = r.bool("enabled");
@@ -22,7 +25,9 @@ public record AdminSettings(boolean enabled, HostPort bind, String token) {
             throw r.error("token", "null", "a token when the admin API binds " + bind
                                            + ", which is not a loopback address");
         }
-        return new AdminSettings(enabled, bind, token);
+        // The default comes from reference.conf (a classpath resource); anything else was chosen.
+        boolean chosen = !"reference.conf".equals(r.origin("bind").resource());
+        return new AdminSettings(enabled, bind, token, chosen);
     }
 
     /** Whether {@code host} names only loopback addresses; names that do not resolve are not. */
@@ -44,6 +49,7 @@ public record AdminSettings(boolean enabled, HostPort bind, String token) {
 
     @Override
     public String toString() {
-        return "AdminSettings[enabled=" + enabled + ", bind=" + bind + ", token=" + (token == null ? "null" : "***") + "]";
+        return "AdminSettings[enabled=" + enabled + ", bind=" + bind + ", token=" + (token == null ? "null" : "***")
+               + ", bindChosen=" + bindChosen + "]";
     }
 }

@@ -90,7 +90,8 @@ public record FulcrumSettings(int ioThreads, TransportKind transport, Duration s
             if (!names.add(l.name())) {
                 throw lr.error("name", l.name(), "a name no other listener has");
             }
-            if (!binds.add(l.bind())) {
+            // Port 0 takes a different free port each time: two such listeners never clash.
+            if (l.bind().port() != 0 && !binds.add(l.bind())) {
                 throw lr.error("bind", l.bind(), "an address no other listener binds");
             }
             listeners.add(l);

@@ -19,6 +19,11 @@ interface ClientStream {
 
     InetSocketAddress remote();
 
+    /** What the access log says about the client's connection; null when not known. */
+    default ConnectionFacts connection() {
+        return null;
+    }
+
     /** The client's address as forwarding headers write it. */
     String clientText();
 

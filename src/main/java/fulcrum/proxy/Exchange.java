@@ -110,6 +110,10 @@ final class Exchange {
     private long bytesSent;
     private int status;
     private int targetStatus = -1;
+    /** The listener's decision, for the record; null until routed, or when nothing could take it. */
+    private RouteDecision route;
+    /** What the observer was told at the end; kept for the tunnel a 101 opens. */
+    private ExchangeObserver.ExchangeRecord observed;
 
     Exchange(ClientStream client, HttpRequest request) {
         this.client = client;
@@ -163,6 +167,7 @@ final class Exchange {
     void start() {
         ListenerContext listener = client.listener();
         RouteDecision route = listener.router().route(request, client.remote());
+        this.route = route;
         if (route != null && route.answersItself()) {
             respond(route.status(), route.response(client.alloc(), closeOwnResponse()));
             return;
@@ -574,19 +579,31 @@ final class Exchange {
     private void observe(int finalStatus) {
         ExchangeObserver o = client.listener().observer();
         if (o != ExchangeObserver.NONE) {
-            o.exchangeEnded(record(finalStatus));
+            observed = record(finalStatus, o.recordsRequests());
+            o.exchangeEnded(observed);
         }
     }
 
+    /** The record the observer got at the end; null before, or when nothing observes. */
+    ExchangeObserver.ExchangeRecord observed() {
+        return observed;
+    }
+
     /** What the observer (metrics, access log) is told about this exchange, ending with {@code status}. */
-    private ExchangeObserver.ExchangeRecord record(int finalStatus) {
-        DesyncClass desync = request instanceof DecodedRequest d ? d.desyncClass() : null;
+    private ExchangeObserver.ExchangeRecord record(int finalStatus, boolean details) {
+        DesyncClass desync = null;
+        String reason = null;
+        if (request instanceof DecodedRequest d) {
+            desync = d.desyncClass();
+            reason = desync == DesyncClass.COMPLIANT ? null : d.desyncReason();
+        }
         return new ExchangeObserver.ExchangeRecord(
                 client.listener().settings().name(), client.remote(), group == null ? null : group.name(),
                 target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
                 protocol, request.headers().get(HttpHeaderNames.USER_AGENT), request.headers().get(X_REQUEST_ID),
                 startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), finalStatus, targetStatus,
-                bytesReceived, bytesSent, attempts, desync);
+                bytesReceived, bytesSent, attempts, desync, details ? client.connection() : null,
+                details ? request.headers().get(HttpHeaderNames.HOST) : null, route, reason);
     }
 
     /** Whether running the request twice is harmless (RFC 9110 9.2.2), so it may be replayed. */

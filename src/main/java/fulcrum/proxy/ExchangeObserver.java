@@ -62,20 +62,29 @@ public interface ExchangeObserver {
      * @param sentNanos when the request head went to the target; 0 when it never did
      * @param responseNanos when the response head arrived from the target; 0 when none did
      * @param endNanos when the exchange ended
+     * @param connection the client connection's facts; null when unknown, or when the observer
+     *        does not {@linkplain ExchangeObserver#recordsRequests() record requests}
+     * @param host the request's Host field; null when none, no request was read, or the observer
+     *        does not record requests
+     * @param route the listener's routing decision; null when the request was not routed
+     * @param reason why the request was refused, or why it got a desync class other than
+     *        compliant; null otherwise
      */
     record ExchangeRecord(String listener, InetSocketAddress client, String group, String target, String method,
                           String uri, String protocol, String userAgent, String requestId, long startMillis,
                           long startNanos, long sentNanos, long responseNanos, long endNanos, int status,
                           int targetStatus, long bytesReceived, long bytesSent, int attempts,
-                          DesyncClass desyncClass) {
+                          DesyncClass desyncClass, ConnectionFacts connection, String host, RouteDecision route,
+                          String reason) {
     }
 
     /**
-     * One WebSocket tunnel, at its end; {@code uri} and {@code requestId} are null unless the
-     * observer {@linkplain ExchangeObserver#recordsRequests() records requests}.
+     * One WebSocket tunnel, at its end; {@code uri}, {@code requestId} and {@code upgrade} (the
+     * record of the request that opened it) are null unless the observer
+     * {@linkplain ExchangeObserver#recordsRequests() records requests}.
      */
     record TunnelRecord(String listener, InetSocketAddress client, String group, String target, String uri,
                         String requestId, long startMillis, long durationNanos, long bytesFromClient,
-                        long bytesFromTarget) {
+                        long bytesFromTarget, ExchangeRecord upgrade) {
     }
 }

@@ -26,6 +26,7 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -81,6 +82,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     /** The open streams of an HTTP/2 connection. */
     private Set<H2Stream> streams;
     private String clientText;
+    private String sniName;
+    private ConnectionFacts facts;
     /** In channelRead: writes to the backend wait for channelReadComplete to be flushed. */
     private boolean inClientRead;
     private boolean closing;
@@ -284,7 +287,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
             }
             return;
         }
-        observeOwn(r.status().code(), r.desyncClass());
+        observeOwn(r.status().code(), r.desyncClass(), r.reason());
         closeWith(r.status());
     }
 
@@ -300,7 +303,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         }
         log.debug("[{}] request head incomplete after {} ms", ctx.channel().id(), waited / 1_000_000);
         listener.observer().rejected(listener.settings().name(), 408, null);
-        observeOwn(408, null);
+        observeOwn(408, null, "request head incomplete after " + waited / 1_000_000 + " ms");
         closeWith(HttpResponseStatus.REQUEST_TIMEOUT);
     }
 
@@ -313,7 +316,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     }
 
     /** Records a request the connection answered itself before any exchange began (400s, 408, 431...). */
-    private void observeOwn(int status, DesyncClass desyncClass) {
+    private void observeOwn(int status, DesyncClass desyncClass, String reason) {
         ExchangeObserver o = listener.observer();
         if (o == ExchangeObserver.NONE) {
             return;
@@ -323,7 +326,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
                 listener.settings().name(), remote(), null, null, "-", "-", "-", null, null,
                 System.currentTimeMillis() - (now - start) / 1_000_000, start, 0, 0, now, status, -1, 0, 0, 0,
-                desyncClass));
+                desyncClass, o.recordsRequests() ? connection() : null, null, null, reason));
     }
 
     // ---- backpressure ----
@@ -435,6 +438,24 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     @Override
     public InetSocketAddress remote() {
         return (InetSocketAddress) ctx.channel().remoteAddress();
+    }
+
+    /** Made once per connection, at the first record after the TLS handshake. */
+    @Override
+    public ConnectionFacts connection() {
+        if (facts == null) {
+            facts = ConnectionFacts.of(ctx.channel(), sniName);
+        }
+        return facts;
+    }
+
+    /** The SNI name an HTTPS client sent, for its connection's facts. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SniCompletionEvent sni && sni.isSuccess()) {
+            sniName = sni.hostname();
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     /** The client's address as forwarding headers write it, made once per connection. */
@@ -637,7 +658,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), e.group.name(),
                                                  details ? e.request.uri() : null,
                                                  details ? e.request.headers().get(Exchange.X_REQUEST_ID) : null,
-                                                 System.currentTimeMillis(), observer);
+                                                 System.currentTimeMillis(), observer, details ? e.observed() : null);
         ex = null;
         releasePending();
         pending = null;

@@ -36,8 +36,14 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
     @Override
     protected void initChannel(SocketChannel ch) {
         ListenerSettings s = listener.settings();
+        if (listener.stopping()) {
+            // Accepted in the instant the listener closes: not served, and no limit was reached.
+            log.debug("listener {}: stopping, closing a connection accepted meanwhile", s.name());
+            ch.close();
+            return;
+        }
         int max = s.maxConnections();
-        if (listener.stopping() || (max > 0 && listener.openConnections() >= max)) {
+        if (max > 0 && listener.openConnections() >= max) {
             refuse(ch, max);
             return;
         }

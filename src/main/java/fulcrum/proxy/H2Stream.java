@@ -284,7 +284,8 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
                     listener.settings().name(), remote(), null, null, orDash(h.method()), orDash(h.path()),
                     HTTP_2.text(), text(h.get(HttpHeaderNames.USER_AGENT)), text(h.get(Exchange.X_REQUEST_ID)),
-                    System.currentTimeMillis(), now, 0, 0, now, status.code(), -1, 0, 0, 0, null));
+                    System.currentTimeMillis(), now, 0, 0, now, status.code(), -1, 0, 0, 0, null,
+                    o.recordsRequests() ? connection() : null, text(h.authority()), null, null));
         }
         FullHttpResponse res = ErrorResponses.of(ctx.alloc(), status, false);
         write(res);
@@ -312,6 +313,12 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public BackendPool pool() {
         return connection.pool();
+    }
+
+    /** The connection's: every stream of it shares its TLS session. */
+    @Override
+    public ConnectionFacts connection() {
+        return connection.connection();
     }
 
     @Override

@@ -25,15 +25,42 @@ public final class RouteDecision {
     private final String contentType;
     private final byte[] body;
     private final String location;
+    /** The priority of the listener rule that decided; 0 for the default action (as ALB logs it). */
+    private final int priority;
 
     private RouteDecision(TargetGroup group, String setCookie, HttpResponseStatus status, String contentType,
-                          byte[] body, String location) {
+                          byte[] body, String location, int priority) {
         this.group = group;
         this.setCookie = setCookie;
         this.status = status;
         this.contentType = contentType;
         this.body = body;
         this.location = location;
+        this.priority = priority;
+    }
+
+    private RouteDecision(TargetGroup group, String setCookie, HttpResponseStatus status, String contentType,
+                          byte[] body, String location) {
+        this(group, setCookie, status, contentType, body, location, 0);
+    }
+
+    /** This decision, made by the rule of {@code priority}. */
+    public RouteDecision atPriority(int priority) {
+        return priority == this.priority ? this
+                : new RouteDecision(group, setCookie, status, contentType, body, location, priority);
+    }
+
+    /** The priority of the rule that decided; 0 when the listener's default action did. */
+    public int priority() {
+        return priority;
+    }
+
+    /** What was done, in ALB's words: forward, redirect or fixed-response. */
+    public String action() {
+        if (group != null) {
+            return "forward";
+        }
+        return location != null ? "redirect" : "fixed-response";
     }
 
     /** To {@code group}. */

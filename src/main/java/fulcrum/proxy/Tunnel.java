@@ -34,7 +34,7 @@ final class Tunnel {
 
     /** Where the tunnel came from, for its record at the end. */
     record Origin(String listener, java.net.InetSocketAddress client, String group, String uri, String requestId,
-                  long startMillis, ExchangeObserver observer) {
+                  long startMillis, ExchangeObserver observer, ExchangeObserver.ExchangeRecord upgrade) {
     }
 
     Tunnel(FrontendHandler frontend, Channel client, Channel backend, Target target, Origin origin) {
@@ -141,7 +141,7 @@ final class Tunnel {
         if (origin.observer() != ExchangeObserver.NONE) {
             origin.observer().tunnelClosed(new ExchangeObserver.TunnelRecord(
                     origin.listener(), origin.client(), origin.group(), target.id(), origin.uri(), origin.requestId(),
-                    origin.startMillis(), System.nanoTime() - startNanos, fromClient, fromBackend));
+                    origin.startMillis(), System.nanoTime() - startNanos, fromClient, fromBackend, origin.upgrade()));
         }
         if (other.isActive()) {
             other.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);

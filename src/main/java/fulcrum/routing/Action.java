@@ -34,6 +34,25 @@ interface Action {
                          "fixed-response " + fr.status());
     }
 
+    /** {@code a} as the action of the rule of {@code priority}, whose decisions say so. */
+    static Action atPriority(Action a, int priority) {
+        if (a instanceof Fixed f) {
+            return new Fixed(f.decision().atPriority(priority), f.describe());
+        }
+        return new Action() {
+            @Override
+            public RouteDecision decide(RequestFacts r) {
+                RouteDecision d = a.decide(r);
+                return d == null ? null : d.atPriority(priority);
+            }
+
+            @Override
+            public String describe() {
+                return a.describe();
+            }
+        };
+    }
+
     /** The same decision for every request. */
     record Fixed(RouteDecision decision, String describe) implements Action {
         @Override

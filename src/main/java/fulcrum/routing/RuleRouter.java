@@ -43,7 +43,7 @@ public final class RuleRouter implements ListenerContext.Router {
         List<Rule> rules = new ArrayList<>();
         for (RuleSettings rs : s.rules()) {
             rules.add(new Rule(rs.priority(), Condition.compile(rs.conditions()),
-                               Action.compile(rs.action(), groups, tls, secret)));
+                               Action.atPriority(Action.compile(rs.action(), groups, tls, secret), rs.priority())));
         }
         return new RuleRouter(rules.toArray(new Rule[0]), Action.compile(s.defaultAction(), groups, tls, secret), tls);
     }

@@ -232,7 +232,12 @@ public final class Balancer implements AutoCloseable {
         }
         for (ListenerSettings ls : settings.listeners()) {
             // Rules and TLS contexts are built once here; a bad certificate fails the start.
-            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls(), ls.http2().enabled()) : null;
+            Mapping<String, SslContext> sni;
+            try {
+                sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls(), ls.http2().enabled()) : null;
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("listener " + ls.name() + ": " + e.getMessage(), e);
+            }
             RuleRouter router = RuleRouter.of(ls, groups);
             ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
             ctx.observer(hooks.observers().apply(ls));
@@ -251,8 +256,7 @@ public final class Balancer implements AutoCloseable {
             try {
                 ch = sb.bind(addr).syncUninterruptibly().channel();
             } catch (Exception e) {
-                throw new IllegalStateException("listener " + ls.name() + ": cannot bind " + ls.bind() + ": "
-                                                + e.getMessage(), e);
+                throw BindException.of("listener " + ls.name(), ls.bind(), e);
             }
             serverChannels.add(ch);
             ctx.boundPort(((InetSocketAddress) ch.localAddress()).getPort());

@@ -56,12 +56,15 @@ class Http2MetricsTest {
             List<String> lines = List.of();
             while (System.nanoTime() < deadline) {
                 lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
-                if (lines.stream().anyMatch(l -> l.contains("GET /h2/2 HTTP/2.0"))) {
+                if (lines.stream().anyMatch(l -> l.contains("/h2/2 HTTP/2.0"))) {
                     break;
                 }
                 Thread.sleep(100);
             }
-            assertTrue(lines.stream().anyMatch(l -> l.contains("\"GET /h2/2 HTTP/2.0\"")), String.join("\n", lines));
+            // ALB's request field (the absolute URL) and type h2.
+            assertTrue(lines.stream().anyMatch(l -> l.contains("\"request\":\"GET http://127.0.0.1:" + f.port()
+                                                               + "/h2/2 HTTP/2.0\"") && l.contains("\"type\":\"h2\"")),
+                       String.join("\n", lines));
         }
     }
 }

@@ -127,17 +127,19 @@ class MetricsAccessLogTest {
             assertTrue(sum(s, "jvm_threads_current", Map.of()) > 0, "JVM metrics");
 
             OpsFixture.await("27 access log lines", () -> lines(log).stream()
-                    .filter(l -> l.contains("\"type\":\"http\"") && l.contains("\"target_group\":\"app\"")).count() == 27);
+                    .filter(l -> l.contains("\"type\":\"http\"") && l.contains("\"target_group_arn\":\"app\"")).count() == 27);
             String line = lines(log).stream().filter(l -> l.contains("/ok/3 ")).findFirst().orElseThrow();
             @SuppressWarnings("unchecked")
             Map<String, Object> j = (Map<String, Object>) Json.parse(line);
-            assertEquals("GET /ok/3 HTTP/1.1", j.get("request"));
-            assertEquals(200L, j.get("status"));
-            assertEquals(200L, j.get("target_status"));
-            assertEquals(a.address(), j.get("target"));
+            assertEquals("GET http://127.0.0.1:" + f.port() + "/ok/3 HTTP/1.1", j.get("request"));
+            assertEquals(200L, j.get("elb_status_code"));
+            assertEquals(200L, j.get("target_status_code"));
+            assertEquals(a.address(), j.get("target:port"));
             assertEquals("metrics-test", j.get("user_agent"));
-            assertTrue(((String) j.get("client")).startsWith("127.0.0.1:"), line);
-            assertTrue(j.get("request_id") instanceof String id && !id.isEmpty(), line);
+            assertTrue(((String) j.get("client:port")).startsWith("127.0.0.1:"), line);
+            assertTrue(j.get("trace_id") instanceof String id && !id.isEmpty(), line);
+            assertEquals(null, j.get("ssl_cipher"));
+            assertEquals(33, j.size(), "ALB's fields: " + j.keySet());
         }
     }
 
@@ -150,17 +152,23 @@ class MetricsAccessLogTest {
     }
 
     @Test
-    void textFormatIsOneAlbLikeLine() {
+    void albFormatIsAwsEntrySyntaxFieldForField() {
         AccessLogLayout layout = new AccessLogLayout();
-        layout.setFormat("text");
+        layout.setFormat("alb");
+        var conn = new fulcrum.proxy.ConnectionFacts("0a1b2c3d", "10.0.0.1", 443, "TLSv1.3", "TLS_AES_128_GCM_SHA256",
+                                                     "chat.example", "CN=chat.example");
         var r = new fulcrum.proxy.ExchangeObserver.ExchangeRecord(
                 "web", new java.net.InetSocketAddress("127.0.0.1", 5555), "app", "10.0.0.5:3000", "GET", "/a?b=1",
                 "HTTP/1.1", "curl/8 \"x\"", "rid-1", 0L, 1_000_000_000L, 1_001_000_000L, 1_011_000_000L,
-                1_012_000_000L, 200, 200, 5, 42, 1, null);
+                1_012_000_000L, 200, 200, 5, 42, 1, fulcrum.http.DesyncClass.COMPLIANT, conn, "chat.example:443",
+                null, null);
         ch.qos.logback.classic.spi.LoggingEvent e = new ch.qos.logback.classic.spi.LoggingEvent();
         e.setMessage(AccessLog.REQUEST);
         e.setArgumentArray(new Object[] {r});
-        assertEquals("http 1970-01-01T00:00:00.000Z web 127.0.0.1:5555 10.0.0.5:3000 0.001 0.010 0.001 200 200 5 42 "
-                     + "\"GET /a?b=1 HTTP/1.1\" \"curl/8 \\\"x\\\"\" app rid-1\n", layout.doLayout(e));
+        assertEquals("https 1970-01-01T00:00:00.012000Z web 127.0.0.1:5555 10.0.0.5:3000 0.001 0.010 0.001 200 200 5 "
+                     + "42 \"GET https://chat.example:443/a?b=1 HTTP/1.1\" \"curl/8 \\x22x\\x22\" TLS_AES_128_GCM_SHA256 "
+                     + "TLSv1.3 app \"rid-1\" \"chat.example\" \"CN=chat.example\" - 1970-01-01T00:00:00.000000Z "
+                     + "\"-\" \"-\" \"-\" \"10.0.0.5:3000\" \"200\" \"-\" \"-\" TID_0a1b2c3d \"-\" \"-\" \"-\"\n",
+                     layout.doLayout(e));
     }
 }

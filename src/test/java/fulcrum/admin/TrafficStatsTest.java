@@ -19,7 +19,8 @@ class TrafficStatsTest {
 
     private static ExchangeObserver.ExchangeRecord record(String group, String target, int status, long nanos) {
         return new ExchangeObserver.ExchangeRecord("web", null, group, target, "GET", "/", "HTTP/1.1", null, null,
-                                                   0, 0, 0, 0, nanos, status, status, 0, 0, 1, null);
+                                                   0, 0, 0, 0, nanos, status, status, 0, 0, 1, null, null, null,
+                                                   null, null);
     }
 
     private static Map<String, TargetGroup> group() {

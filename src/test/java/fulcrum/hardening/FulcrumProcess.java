@@ -30,6 +30,12 @@ final class FulcrumProcess implements AutoCloseable {
 
     FulcrumProcess(Path conf, Path log, List<String> wrapper, List<String> jvmOptions) throws IOException {
         this.log = log;
+        process = new ProcessBuilder(command(conf, wrapper, jvmOptions)).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+    }
+
+    /** The command line that runs Fulcrum with {@code conf}, as the constructor starts it. */
+    static List<String> command(Path conf, List<String> wrapper, List<String> jvmOptions) throws IOException {
         List<String> cmd = new ArrayList<>(wrapper);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("@" + Path.of("conf/jvm.options").toAbsolutePath());
@@ -38,7 +44,7 @@ final class FulcrumProcess implements AutoCloseable {
         cmd.addAll(launch());
         cmd.add("--config");
         cmd.add(conf.toString());
-        process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return cmd;
     }
 
     private static final Path JAR = Path.of("target/fulcrum.jar");

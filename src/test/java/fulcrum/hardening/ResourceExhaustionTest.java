@@ -242,7 +242,7 @@ class ResourceExhaustionTest {
             s.setSoTimeout(1000);
             RawClient c = new RawClient(s);
             s.setSoTimeout(1000);
-            RawClient.Response r = c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").read();
+            RawClient.Response r = c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").read();
             if (r == null) {
                 throw new IOException("closed without an answer");
             }

@@ -220,7 +220,7 @@ class SlowClientsTest {
         try (Socket s = new Socket()) {
             s.connect(to, 5000);
             s.setSoTimeout(5000);
-            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                                               .getBytes(StandardCharsets.US_ASCII));
             InputStream in = s.getInputStream();
             return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
