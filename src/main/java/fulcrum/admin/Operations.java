@@ -1,8 +1,12 @@
 package fulcrum.admin;
 
+import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.HealthState;
+import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
+import fulcrum.cluster.Cluster;
+import fulcrum.cluster.OverlayEntry;
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HostPort;
 import fulcrum.config.SettingsException;
@@ -19,8 +23,12 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -47,6 +55,8 @@ public final class Operations implements AutoCloseable {
     private final Drainer drainer;
     private final Reloader reloader;
     private final AdminServer admin;
+    /** Null unless several instances share sessions and targets through Redis. */
+    private final Cluster cluster;
     private volatile FulcrumSettings running;
     private byte[] fileDigest;
     private volatile boolean stopped;
@@ -72,12 +82,16 @@ public final class Operations implements AutoCloseable {
         this.ops = e;
         this.metrics = new Metrics();
         this.accessLog = settings.accessLog().enabled() ? AccessLog.start(settings.accessLog()) : null;
+        this.cluster = Cluster.of(settings.cluster());
+        if (cluster != null) {
+            cluster.connect();
+        }
         Balancer b;
         try {
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
                 ExchangeObserver m = metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
-            }, metrics.probes()));
+            }, metrics.probes(), cluster == null ? SessionStore.NONE : cluster.sessions()));
         } catch (RuntimeException ex) {
             shutdownSide();
             throw ex;
@@ -87,7 +101,18 @@ public final class Operations implements AutoCloseable {
         this.drainer = new Drainer(b.pools(), ops);
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
-        this.reloader = new Reloader(b, drainer);
+        this.reloader = new Reloader(b, drainer, this::withOverlay);
+        if (cluster != null) {
+            metrics.attach(cluster);
+            cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::engineIoSessions);
+            // A restarted instance has the cluster's registrations before it is much used; Redis
+            // being down delays the start by this at most.
+            Duration wait = settings.cluster().connectTimeout().plus(settings.cluster().commandTimeout());
+            if (!cluster.awaitFirstSync(wait)) {
+                log.warn("cluster: target overlay not read within {} ms; starting with the file's targets, "
+                         + "the overlay follows when redis answers", wait.toMillis());
+            }
+        }
         AdminServer a = null;
         if (settings.admin().enabled()) {
             try {
@@ -147,7 +172,11 @@ public final class Operations implements AutoCloseable {
                 throw new AdminException(409, "target " + hp + " is already registered in " + g.name() + " ("
                                               + existing.state().label() + ")");
             }
-            return g.register(new TargetSpec(hp, weight));
+            Target t = g.register(new TargetSpec(hp, weight));
+            if (cluster != null) {
+                cluster.record(g.name(), hp.toString(), OverlayEntry.Op.REGISTER, weight);
+            }
+            return t;
         });
     }
 
@@ -164,8 +193,88 @@ public final class Operations implements AutoCloseable {
                 throw new AdminException(409, "target " + hp + " is already draining");
             }
             drainer.drain(g, t, "deregistered");
+            if (cluster != null) {
+                cluster.record(g.name(), hp.toString(), OverlayEntry.Op.DEREGISTER, t.weight());
+            }
             return t;
         });
+    }
+
+    /** The cluster this instance is part of; null when it runs alone. */
+    Cluster cluster() {
+        return cluster;
+    }
+
+    /**
+     * Brings the groups in line with the cluster's overlay (on the operations thread): targets it
+     * registers and this instance lacks are added; targets it deregisters drain. A target still
+     * draining is added back by a later sync, once removed.
+     */
+    private void applyOverlay(Collection<OverlayEntry> entries) {
+        for (OverlayEntry e : entries) {
+            TargetGroup g = balancer.targetGroups().get(e.group());
+            HostPort hp;
+            try {
+                hp = HostPort.parse(e.target());
+            } catch (IllegalArgumentException ex) {
+                continue;
+            }
+            if (g == null) {
+                continue;
+            }
+            Target t = g.snapshot().byId(hp.toString());
+            if (e.op() == OverlayEntry.Op.REGISTER && t == null) {
+                try {
+                    g.register(new TargetSpec(hp, e.weight()));
+                    log.info("cluster: target group {}: target {} registered through instance {}", g.name(), hp, e.by());
+                } catch (IllegalArgumentException ex) {
+                    log.debug("cluster: {}", ex.getMessage()); // a host name already registered under its addresses
+                }
+            } else if (e.op() == OverlayEntry.Op.DEREGISTER && t != null && t.state() != HealthState.DRAINING) {
+                drainer.drain(g, t, "deregistered through instance " + e.by());
+            }
+        }
+    }
+
+    /** The file's targets of {@code group} changed by the overlay: what a reload keeps. */
+    private List<TargetSpec> withOverlay(String group, List<TargetSpec> file) {
+        if (cluster == null) {
+            return file;
+        }
+        Map<String, TargetSpec> out = new LinkedHashMap<>();
+        file.forEach(spec -> out.put(spec.address().toString(), spec));
+        for (OverlayEntry e : cluster.overlay()) {
+            if (!e.group().equals(group)) {
+                continue;
+            }
+            if (e.op() == OverlayEntry.Op.DEREGISTER) {
+                out.remove(e.target());
+            } else if (!out.containsKey(e.target())) {
+                try {
+                    out.put(e.target(), new TargetSpec(HostPort.parse(e.target()), e.weight()));
+                } catch (IllegalArgumentException ex) {
+                    // malformed: skipped, as when applied
+                }
+            }
+        }
+        return new ArrayList<>(out.values());
+    }
+
+    /** This instance's view of its targets: "group/target" to state. */
+    private Map<String, String> healthView() {
+        Map<String, String> view = new LinkedHashMap<>();
+        for (TargetGroup g : balancer.targetGroups().values()) {
+            for (Target t : g.snapshot().all()) {
+                view.put(g.name() + "/" + t.id(), t.state().label());
+            }
+        }
+        return view;
+    }
+
+    private Map<String, EngineIoSessions> engineIoSessions() {
+        Map<String, EngineIoSessions> out = new LinkedHashMap<>();
+        balancer.targetGroups().forEach((name, g) -> out.put(name, g.engineIo()));
+        return out;
     }
 
     /** The metrics in the Prometheus text format. */
@@ -303,6 +412,9 @@ public final class Operations implements AutoCloseable {
 
     private void shutdownSide() {
         ops.shutdownNow();
+        if (cluster != null) {
+            cluster.close();
+        }
         if (accessLog != null) {
             accessLog.close();
         }

@@ -1,6 +1,7 @@
 package fulcrum.server;
 
 import fulcrum.balance.HealthState;
+import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.FulcrumSettings;
@@ -73,8 +74,13 @@ public final class Balancer implements AutoCloseable {
      * check results.
      */
     public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
-                       HealthChecker.ProbeObserver probes) {
+                       HealthChecker.ProbeObserver probes, SessionStore sessions) {
         public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
+
+        /** Sessions not shared with other instances. */
+        public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes) {
+            this(observers, probes, SessionStore.NONE);
+        }
     }
 
     private final Map<String, List<ScheduledFuture<?>>> groupTasks = new java.util.concurrent.ConcurrentHashMap<>();
@@ -164,6 +170,7 @@ public final class Balancer implements AutoCloseable {
     /** A group with its state listener and, when enabled, its health checks running. */
     private synchronized TargetGroup newGroup(TargetGroupSettings gs) {
         TargetGroup g = new TargetGroup(gs, secret(gs));
+        g.engineIo().share(gs.name(), hooks.sessions());
         g.addListener((group, target, from, to, reason) -> {
             HealthCheckSettings hc = group.settings().healthCheck();
             if (to == HealthState.UNHEALTHY && hc.onUnhealthy() == HealthCheckSettings.OnUnhealthy.CLOSE_CONNECTIONS) {
