@@ -87,9 +87,6 @@ class RotatingAgent extends http.Agent {
         const c = this.client;
         c.open.add(socket);
         socket.once('close', () => c.open.delete(socket));
-        if (!/[?&]sid=/.test(options.path || '') && /[?&]EIO=/.test(options.path || '')) {
-          c.handshakeVia.push(socket.endpoint);
-        }
       }
       cb(err, socket);
     }, []);
@@ -102,6 +99,9 @@ class RotatingAgent extends http.Agent {
         const e = socket.endpoint;
         if (!e) {
           return;
+        }
+        if (/[?&]EIO=/.test(req.path) && !/[?&]sid=/.test(req.path)) {
+          this.client.handshakeVia.push(e);
         }
         req.once('response', (res) => {
           const r = requests[e];

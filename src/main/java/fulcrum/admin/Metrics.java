@@ -150,11 +150,13 @@ final class Metrics {
                 .callback(cb -> cb.call(c.redisFailures())).build());
         registry.register(io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
                 .name("fulcrum_cluster_session_lookups")
-                .help("Engine.IO sids unknown here looked up in Redis, by result (unanswered: Redis down or failing)")
+                .help("Engine.IO sids unknown here looked up in Redis, by result (unanswered: Redis down or failing; "
+                      + "timeout: the request went on without the answer)")
                 .labelNames("result").callback(cb -> {
                     cb.call(c.sessionLookupHits(), "hit");
                     cb.call(c.sessionLookupMisses(), "miss");
                     cb.call(c.sessionLookupsUnanswered(), "unanswered");
+                    cb.call(c.sessionLookupsTimedOut(), "timeout");
                 }).build());
     }
 

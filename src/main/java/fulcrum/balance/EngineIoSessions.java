@@ -98,6 +98,11 @@ public final class EngineIoSessions {
         return store.lookup(scope, sid);
     }
 
+    /** A request stopped waiting for {@link #lookupShared}. */
+    public void lookupTimedOut() {
+        store.lookupTimedOut();
+    }
+
     /**
      * Takes a session another instance learnt, when its target is one of {@code snapshot}'s;
      * returns that target, or null.

@@ -52,4 +52,8 @@ public interface SessionStore {
     void remove(String group, String sid);
 
     CompletionStage<Shared> lookup(String group, String sid);
+
+    /** A request stopped waiting for a {@link #lookup}: counted, the answer comes too late. */
+    default void lookupTimedOut() {
+    }
 }

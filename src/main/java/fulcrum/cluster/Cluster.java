@@ -78,8 +78,8 @@ public final class Cluster implements AutoCloseable {
     /** Starts connecting to Redis, so that the connection is made while the balancer starts. */
     public void connect() {
         link.start(this::resync, (channel, message) -> {
-            if (TargetOverlay.CHANGED.equals(message) && started) {
-                overlay.sync();
+            if (started) {
+                overlay.received(message);
             }
         });
         log.info("cluster: instance {} sharing through redis {} (key prefix {})", instanceId, link.redactedUri(),
@@ -208,6 +208,10 @@ public final class Cluster implements AutoCloseable {
 
     public long sessionLookupsUnanswered() {
         return sessions.unanswered.sum();
+    }
+
+    public long sessionLookupsTimedOut() {
+        return sessions.timedOut.sum();
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -24,6 +25,9 @@ final class RedisSessions implements SessionStore {
     final LongAdder misses = new LongAdder();
     /** Lookups not made (Redis down) or not answered. */
     final LongAdder unanswered = new LongAdder();
+    /** Lookups a request stopped waiting for. */
+    final LongAdder timedOut = new LongAdder();
+    private static final long RETRY_MS = 20;
 
     RedisSessions(RedisLink link, String prefix) {
         this.link = link;
@@ -75,15 +79,37 @@ final class RedisSessions implements SessionStore {
             unanswered.increment();
             return CompletableFuture.completedFuture(null);
         }
-        return link.track(r.get(key(group, sid))).handle((v, e) -> {
+        CompletableFuture<Shared> answer = new CompletableFuture<>();
+        get(r, key(group, sid), answer, true);
+        return answer;
+    }
+
+    /**
+     * One GET, and on a miss one more a moment later: the instance that learnt the session writes
+     * it as its handshake response leaves, and a client quick to bring its next request elsewhere
+     * can be looked up before that write lands (a loaded machine delays the writer's thread). The
+     * request's own timer bounds both.
+     */
+    private void get(RedisAsyncCommands<String, String> r, String key, CompletableFuture<Shared> answer, boolean again) {
+        link.track(r.get(key)).whenComplete((v, e) -> {
             if (e != null) {
                 unanswered.increment();
-                return null;
+                answer.complete(null);
+                return;
             }
             Shared s = parse(v);
+            if (s == null && again && !answer.isDone()) {
+                link.executor().schedule(() -> get(r, key, answer, false), RETRY_MS, TimeUnit.MILLISECONDS);
+                return;
+            }
             (s == null ? misses : hits).increment();
-            return s;
+            answer.complete(s);
         });
+    }
+
+    @Override
+    public void lookupTimedOut() {
+        timedOut.increment();
     }
 
     static Shared parse(String v) {

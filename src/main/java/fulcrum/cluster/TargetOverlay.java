@@ -57,18 +57,35 @@ final class TargetOverlay {
         this.apply = apply;
     }
 
-    /** A change made through this instance's admin API (already applied here). */
+    /**
+     * A change made through this instance's admin API (already applied here): written, and sent
+     * to the other instances with the message, so they apply it without reading the hash first.
+     */
     void record(OverlayEntry e) {
         merge(e);
-        push(e).thenAccept(written -> {
-            if (written) {
-                link.publish(CHANGED);
-            }
-        });
+        push(e);
+        link.publish(CHANGED + "\n" + e.field() + "\n" + e.value());
     }
 
-    private void merge(OverlayEntry e) {
-        known.merge(e.field(), e, (old, nu) -> nu.newerThan(old) ? nu : old);
+    /** A message on the cluster channel: one change to apply, or "read it all". */
+    void received(String message) {
+        String[] p = message.split("\n", 3);
+        if (!p[0].equals(CHANGED)) {
+            return;
+        }
+        OverlayEntry e = p.length == 3 ? OverlayEntry.parse(p[1], p[2]) : null;
+        if (e == null) {
+            sync();
+            return;
+        }
+        if (merge(e)) {
+            apply.accept(List.copyOf(known.values()));
+        }
+    }
+
+    /** Keeps the later of {@code e} and what is known; true when {@code e} was new. */
+    private boolean merge(OverlayEntry e) {
+        return known.merge(e.field(), e, (old, nu) -> nu.newerThan(old) ? nu : old) == e;
     }
 
     /** Writes {@code e} unless Redis has a later one; completes false when not written. */

@@ -300,7 +300,12 @@ final class Exchange {
         io.netty.channel.EventLoop loop = client.pool().loop();
         awaitingShared = true;
         io.netty.util.concurrent.ScheduledFuture<?> timer =
-                loop.schedule(() -> sharedAnswered(null), group.engineIo().lookupTimeoutMillis(), TimeUnit.MILLISECONDS);
+                loop.schedule(() -> {
+                    if (awaitingShared && phase == Phase.ROUTING) {
+                        group.engineIo().lookupTimedOut();
+                    }
+                    sharedAnswered(null);
+                }, group.engineIo().lookupTimeoutMillis(), TimeUnit.MILLISECONDS);
         lookup.whenComplete((s, e) -> {
             try {
                 loop.execute(() -> {

@@ -50,7 +50,7 @@ final class ClusterInstance implements AutoCloseable {
                     chat {
                       targets = [%s]
                       stickiness { enabled = true, type = engine-io }
-                      health-check { path = "/health", interval = 200ms, timeout = 1s }
+                      health-check { path = "/health", interval = 300ms, timeout = 300ms, unhealthy-threshold = 3 }
                       deregistration-delay = 2s
                     }
                   }
@@ -84,7 +84,7 @@ final class ClusterInstance implements AutoCloseable {
     }
 
     void awaitStarted() throws IOException, InterruptedException {
-        ClusterProcesses.awaitLine(process, log, "admin API listening", 90_000);
+        ClusterProcesses.awaitLine(process, log, "admin API listening", 240_000);
     }
 
     String endpoint() {

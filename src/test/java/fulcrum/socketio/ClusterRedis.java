@@ -48,6 +48,10 @@ final class ClusterRedis implements AutoCloseable {
         ClusterProcesses.kill(process);
     }
 
+    boolean running() {
+        return process != null && process.isAlive();
+    }
+
     int port() {
         return port;
     }
