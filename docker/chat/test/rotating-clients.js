@@ -47,7 +47,12 @@ for (const e of opts.endpoints) {
   requests[e] = { ok: 0, failed: 0, byStatus: {} };
 }
 let sessionUnknown = 0;
+// 400s for a session whose own request broke first (its instance died with a long-poll on it):
+// the Socket.IO server ends such a session, so the target is right not to know it any more.
+let sessionEndedAfterBreak = 0;
+const brokenSids = new Set();
 const failures = [];
+const sidOf = (p) => { const m = /[?&]sid=([^&]+)/.exec(p || ''); return m ? m[1] : null; };
 
 // Each client turns through the instances on its own, as its resolver's answers would.
 function connectRotating(client, cb, tried) {
@@ -112,6 +117,10 @@ class RotatingAgent extends http.Agent {
             res.on('data', (d) => { body += d; });
             res.on('end', () => {
               if (body.includes('Session ID unknown')) {
+                if (brokenSids.has(sidOf(req.path))) {
+                  sessionEndedAfterBreak++;
+                  return;
+                }
                 sessionUnknown++;
               }
               failures.push({ endpoint: e, client: this.client.id, status: 400, body: body.slice(0, 200) });
@@ -120,6 +129,9 @@ class RotatingAgent extends http.Agent {
         });
         req.once('error', (err) => {
           requests[e].failed++;
+          if (sidOf(req.path)) {
+            brokenSids.add(sidOf(req.path));
+          }
           failures.push({ endpoint: e, client: this.client.id, error: String(err.message) });
         });
       };
@@ -184,7 +196,7 @@ function report() {
       id: c.id, connected: c.connected, sids: c.sids, servers: c.servers, handshakeVia: c.handshakeVia,
       transport: c.socket.io.engine ? c.socket.io.engine.transport.name : null, errors: c.errors,
     })),
-    requests, sessionUnknown, failures: failures.slice(0, 50), failureCount: failures.length,
+    requests, sessionUnknown, sessionEndedAfterBreak, failures: failures.slice(0, 50), failureCount: failures.length,
   };
 }
 
@@ -196,14 +208,23 @@ function chat() {
     c.received.clear();
     c.socket.emit('chat', { from: c.id, round });
   }
-  // Every client should hear every message, each from the server its sender is on.
-  setTimeout(() => {
+  // Every client should hear every message, each from the server its sender is on: reported
+  // once all have, or after 20 s.
+  const started = Date.now();
+  const check = () => {
+    const all = clients.every((c) => c.received.size >= clients.length);
+    if (!all && Date.now() - started < 20000) {
+      setTimeout(check, 100);
+      return;
+    }
     out({
       ev: 'chat-report',
       round,
+      ms: Date.now() - started,
       clients: clients.map((c) => ({ id: c.id, heard: c.received.size, servers: [...new Set([...c.received].map((r) => r.split('@')[1]))] })),
     });
-  }, 3000);
+  };
+  setTimeout(check, 100);
 }
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {

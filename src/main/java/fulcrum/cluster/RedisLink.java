@@ -57,6 +57,8 @@ final class RedisLink implements AutoCloseable {
     private volatile String lastError = "not connected yet";
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong outages = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger failuresInARow = new java.util.concurrent.atomic.AtomicInteger();
+    private static final int FAILURES_FOR_DOWN = 3;
     private int connectAttempts;
     private Runnable onUp = () -> { };
     private BiConsumer<String, String> onMessage = (c, m) -> { };
@@ -211,6 +213,7 @@ final class RedisLink implements AutoCloseable {
     }
 
     private void ok() {
+        failuresInARow.set(0);
         if (up || closed) {
             return;
         }
@@ -226,9 +229,18 @@ final class RedisLink implements AutoCloseable {
         exec.execute(onUp);
     }
 
+    /**
+     * A command failed. A lost connection says Redis is down at once; a connected Redis is
+     * called down after {@value #FAILURES_FOR_DOWN} failures in a row with no success between
+     * (a slow Redis), so that one command timing out on a loaded machine is not an outage.
+     */
     void failed(Throwable e) {
         failures.incrementAndGet();
-        down(message(e));
+        lastError = message(e);
+        StatefulRedisConnection<String, String> c = connection;
+        if (c == null || !c.isOpen() || failuresInARow.incrementAndGet() >= FAILURES_FOR_DOWN) {
+            down(lastError);
+        }
     }
 
     private void down(String reason) {
