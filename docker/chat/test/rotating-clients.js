@@ -11,7 +11,7 @@
 //   {"cmd":"add","endpoint":E}        E takes connections again
 //   {"cmd":"quit"}
 // usage: node rotating-clients.js --endpoints 127.0.0.1:P,127.0.0.2:Q --clients N
-//        [--transports default|polling] [--name NAME]
+//        [--transports default|polling] [--name NAME] [--step next|random]
 
 const http = require('http');
 const net = require('net');
@@ -19,7 +19,7 @@ const readline = require('readline');
 const { io } = require('socket.io-client');
 
 function parseArgs(argv) {
-  const o = { endpoints: [], clients: 1, transports: 'default', name: 'c' };
+  const o = { endpoints: [], clients: 1, transports: 'default', name: 'c', step: 'next' };
   for (let i = 0; i < argv.length; i += 2) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -27,6 +27,7 @@ function parseArgs(argv) {
       case '--clients': o.clients = Number(v); break;
       case '--transports': o.transports = v; break;
       case '--name': o.name = v; break;
+      case '--step': o.step = v; break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }
@@ -61,7 +62,9 @@ function connectRotating(client, cb, tried) {
     cb(new Error('no instance accepts connections'));
     return;
   }
-  const endpoint = live[client.turn++ % live.length];
+  // --step random: the next instance or the one after, so that clients do not move in step.
+  client.turn += opts.step === 'random' && Math.random() < 0.5 ? 2 : 1;
+  const endpoint = live[client.turn % live.length];
   const [host, port] = endpoint.split(':');
   const socket = net.connect({ host, port: Number(port) });
   let connected = false;

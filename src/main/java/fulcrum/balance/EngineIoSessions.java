@@ -104,13 +104,13 @@ public final class EngineIoSessions {
     }
 
     /**
-     * Takes a session another instance learnt, when its target is one of {@code snapshot}'s;
-     * returns that target, or null.
+     * Takes a session another instance learnt, when its target is one of {@code snapshot}'s and
+     * it is not known here already; returns that target, or null when it is not one of ours.
      */
     public Target adopt(String sid, SessionStore.Shared shared, Snapshot snapshot, long nowNanos) {
         Target t = snapshot.byId(shared.targetId());
-        if (t == null || sessions.size() >= maxSessions) {
-            return null;
+        if (t == null || sessions.size() >= maxSessions || sessions.containsKey(sid)) {
+            return t;
         }
         sessions.put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
         return t;

@@ -304,13 +304,17 @@ final class Exchange {
                     if (awaitingShared && phase == Phase.ROUTING) {
                         group.engineIo().lookupTimedOut();
                     }
-                    sharedAnswered(null);
+                    sharedAnswered();
                 }, group.engineIo().lookupTimeoutMillis(), TimeUnit.MILLISECONDS);
         lookup.whenComplete((s, e) -> {
             try {
                 loop.execute(() -> {
                     timer.cancel(false);
-                    sharedAnswered(e == null ? s : null);
+                    if (s != null) {
+                        // Learnt even when it came too late for this request: the next ones need no lookup.
+                        group.engineIo().adopt(affinity.sid(), s, group.snapshot(), System.nanoTime());
+                    }
+                    sharedAnswered();
                 });
             } catch (RejectedExecutionException stopping) {
                 // The loop is shutting down; its connections close with it.
@@ -318,14 +322,11 @@ final class Exchange {
         });
     }
 
-    private void sharedAnswered(SessionStore.Shared s) {
+    private void sharedAnswered() {
         if (!awaitingShared || phase != Phase.ROUTING) {
             return;
         }
         awaitingShared = false;
-        if (s != null) {
-            group.engineIo().adopt(affinity.sid(), s, group.snapshot(), System.nanoTime());
-        }
         dispatch();
     }
 

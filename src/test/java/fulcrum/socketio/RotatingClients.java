@@ -25,10 +25,14 @@ final class RotatingClients implements AutoCloseable {
     private final List<Map<String, Object>> events = new ArrayList<>();
     private final Writer log;
 
-    RotatingClients(List<String> endpoints, int clients, String transports, String name, Path logDir) throws IOException {
+    RotatingClients(List<String> endpoints, int clients, String transports, String name, Path logDir, String... more)
+            throws IOException {
         Path chat = ChatCluster.chatDir();
-        process = new ProcessBuilder("node", "test/rotating-clients.js", "--endpoints", String.join(",", endpoints),
-                                     "--clients", Integer.toString(clients), "--transports", transports, "--name", name)
+        List<String> cmd = new ArrayList<>(List.of("node", "test/rotating-clients.js", "--endpoints",
+                                                   String.join(",", endpoints), "--clients", Integer.toString(clients),
+                                                   "--transports", transports, "--name", name));
+        cmd.addAll(List.of(more));
+        process = new ProcessBuilder(cmd)
                 .directory(chat.toFile()).redirectError(logDir.resolve("clients-" + name + ".err").toFile()).start();
         stdin = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
         log = Files.newBufferedWriter(logDir.resolve("clients-" + name + ".log"), StandardCharsets.UTF_8);
