@@ -119,14 +119,18 @@ class RotatingAgent extends http.Agent {
             let body = '';
             res.on('data', (d) => { body += d; });
             res.on('end', () => {
+              const afterBreak = brokenSids.has(sidOf(req.path));
               if (body.includes('Session ID unknown')) {
-                if (brokenSids.has(sidOf(req.path))) {
+                if (afterBreak) {
                   sessionEndedAfterBreak++;
-                  return;
+                } else {
+                  sessionUnknown++;
                 }
-                sessionUnknown++;
               }
-              failures.push({ endpoint: e, client: this.client.id, status: 400, body: body.slice(0, 200) });
+              failures.push({
+                t: new Date().toISOString(), endpoint: e, client: this.client.id, sid: sidOf(req.path), afterBreak,
+                status: 400, body: body.slice(0, 200),
+              });
             });
           }
         });
@@ -135,7 +139,9 @@ class RotatingAgent extends http.Agent {
           if (sidOf(req.path)) {
             brokenSids.add(sidOf(req.path));
           }
-          failures.push({ endpoint: e, client: this.client.id, error: String(err.message) });
+          failures.push({
+            t: new Date().toISOString(), endpoint: e, client: this.client.id, sid: sidOf(req.path), error: String(err.message),
+          });
         });
       };
       if (socket.endpoint) {

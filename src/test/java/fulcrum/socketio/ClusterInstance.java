@@ -44,7 +44,6 @@ final class ClusterInstance implements AutoCloseable {
         Files.writeString(conf, """
                 fulcrum {
                   io-threads = 1
-                  shutdown-grace = 1s
                   listeners = [{ name = web, bind = "%s:%d", default-target-group = chat }]
                   target-groups {
                     chat {
@@ -120,8 +119,9 @@ final class ClusterInstance implements AutoCloseable {
         ClusterProcesses.kill(process);
     }
 
+    /** SIGTERM: in-flight long-polls finish (within the default 30 s shutdown-grace), then it exits. */
     void stop() {
-        ClusterProcesses.stop(process, 10_000);
+        ClusterProcesses.stop(process, 60_000);
     }
 
     boolean alive() {

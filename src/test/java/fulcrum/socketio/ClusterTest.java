@@ -73,6 +73,22 @@ class ClusterTest {
         }
     }
 
+    @org.junit.jupiter.api.AfterEach
+    void printLookups() throws Exception {
+        for (ClusterInstance i : instances) {
+            if (!i.alive()) {
+                continue;
+            }
+            StringBuilder b = new StringBuilder();
+            for (String line : i.admin("GET", "/metrics", null).body().split("\n")) {
+                if (line.startsWith("fulcrum_cluster_")) {
+                    b.append(' ').append(line);
+                }
+            }
+            System.out.println("cluster: " + i.name + " metrics:" + b);
+        }
+    }
+
     @AfterAll
     static void stop() {
         harnesses.forEach(RotatingClients::close);
