@@ -1,6 +1,5 @@
 package fulcrum.admin;
 
-import fulcrum.balance.EngineIoSessions;
 import fulcrum.balance.HealthState;
 import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
@@ -104,7 +103,7 @@ public final class Operations implements AutoCloseable {
         this.reloader = new Reloader(b, drainer, this::withOverlay);
         if (cluster != null) {
             metrics.attach(cluster);
-            cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::engineIoSessions);
+            cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::targetGroups);
             // A restarted instance has the cluster's registrations before it is much used; Redis
             // being down delays the start by this at most.
             Duration wait = settings.cluster().connectTimeout().plus(settings.cluster().commandTimeout());
@@ -271,10 +270,8 @@ public final class Operations implements AutoCloseable {
         return view;
     }
 
-    private Map<String, EngineIoSessions> engineIoSessions() {
-        Map<String, EngineIoSessions> out = new LinkedHashMap<>();
-        balancer.targetGroups().forEach((name, g) -> out.put(name, g.engineIo()));
-        return out;
+    private Map<String, TargetGroup> targetGroups() {
+        return balancer.targetGroups();
     }
 
     /** The metrics in the Prometheus text format. */

@@ -116,6 +116,23 @@ public final class EngineIoSessions {
         return t;
     }
 
+    /**
+     * Another instance learnt or used session {@code sid}: it is known here from now on (or its
+     * idle time starts again), when its target is one of {@code snapshot}'s. Writes nothing back.
+     */
+    public void heard(String sid, SessionStore.Shared shared, Snapshot snapshot, long nowNanos) {
+        Session s = sessions.get(sid);
+        if (s != null && s.target.id().equals(shared.targetId())) {
+            s.lastSeen = nowNanos;
+            s.sharedAt = nowNanos; // the store was just written: no refresh from here for a while
+            return;
+        }
+        Target t = snapshot.byId(shared.targetId());
+        if (t != null && (s != null || sessions.size() < maxSessions)) {
+            sessions.put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+        }
+    }
+
     /** Every session known here, for writing them back to a store that lost them (Redis restarted empty). */
     public void forEachLive(long nowNanos, SessionVisitor v) {
         sessions.forEach((sid, s) -> {

@@ -1,6 +1,6 @@
 package fulcrum.cluster;
 
-import fulcrum.balance.EngineIoSessions;
+import fulcrum.balance.TargetGroup;
 import fulcrum.balance.SessionStore;
 import fulcrum.config.ClusterSettings;
 import org.slf4j.Logger;
@@ -37,7 +37,7 @@ public final class Cluster implements AutoCloseable {
     private final HealthViews views;
     private final CountDownLatch firstApply = new CountDownLatch(1);
     private volatile Supplier<Map<String, String>> healthView = Map::of;
-    private volatile Supplier<Map<String, EngineIoSessions>> groupSessions = Map::of;
+    private volatile Supplier<Map<String, TargetGroup>> groups = Map::of;
     /** Set once the balancer runs: before, Redis answering has nothing to apply to. */
     private volatile boolean started;
 
@@ -78,7 +78,12 @@ public final class Cluster implements AutoCloseable {
     /** Starts connecting to Redis, so that the connection is made while the balancer starts. */
     public void connect() {
         link.start(this::resync, (channel, message) -> {
-            if (started) {
+            if (!started) {
+                return;
+            }
+            if (message.startsWith(RedisSessions.SESSION)) {
+                sessions.received(message);
+            } else {
                 overlay.received(message);
             }
         });
@@ -89,14 +94,20 @@ public final class Cluster implements AutoCloseable {
     /**
      * Starts the periodic work, once the balancer runs ({@link #connect} first). {@code apply} gets the whole overlay after each
      * read (on the Redis link's thread: hand it on); {@code healthView} gives this instance's
-     * "group/target" to state; {@code groupSessions} the groups' sessions, written back when Redis
+     * "group/target" to state; {@code groups} the target groups, whose sessions are written back when Redis
      * answers again.
      */
     public void start(Consumer<Collection<OverlayEntry>> apply, Supplier<Map<String, String>> healthView,
-                      Supplier<Map<String, EngineIoSessions>> groupSessions) {
+                      Supplier<Map<String, TargetGroup>> groups) {
         requireNonNull(apply, "apply");
         this.healthView = requireNonNull(healthView, "healthView");
-        this.groupSessions = requireNonNull(groupSessions, "groupSessions");
+        this.groups = requireNonNull(groups, "groups");
+        sessions.onShared((group, sid, shared) -> {
+            TargetGroup g = this.groups.get().get(group);
+            if (g != null) {
+                g.engineIo().heard(sid, shared, g.snapshot(), System.nanoTime());
+            }
+        });
         overlay.onChange(entries -> {
             apply.accept(entries);
             firstApply.countDown();
@@ -148,7 +159,7 @@ public final class Cluster implements AutoCloseable {
         overlay.sync();
         long now = System.nanoTime();
         int[] n = {0};
-        groupSessions.get().forEach((group, s) -> s.forEachLive(now, (sid, target, left) -> {
+        groups.get().forEach((group, g) -> g.engineIo().forEachLive(now, (sid, target, left) -> {
             sessions.putIfAbsent(group, sid, target, left);
             n[0]++;
         }));

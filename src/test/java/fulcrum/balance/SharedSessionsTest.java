@@ -104,6 +104,21 @@ class SharedSessionsTest {
     }
 
     @Test
+    void aSessionHeardFromAnotherInstanceIsKnownAndItsRefreshCountsHere() {
+        TargetGroup g = group();
+        Recording store = new Recording();
+        g.engineIo().share("g", store);
+        g.engineIo().heard("s6", new SessionStore.Shared("127.0.0.1:3002", 50_000), g.snapshot(), 0);
+        assertEquals("127.0.0.1:3002", g.engineIo().lookup("s6", 10 * S).id());
+        // Heard again at 40 s (another instance refreshed it): alive at 80 s, and no write from here yet.
+        g.engineIo().heard("s6", new SessionStore.Shared("127.0.0.1:3002", 50_000), g.snapshot(), 40 * S);
+        assertEquals("127.0.0.1:3002", g.engineIo().lookup("s6", 80 * S).id());
+        assertEquals(List.of("put g s6 127.0.0.1:3002 50000"), store.calls, "refreshed once, 40 s after it was heard");
+        g.engineIo().heard("s7", new SessionStore.Shared("10.9.9.9:1", 50_000), g.snapshot(), 0);
+        assertFalse(g.engineIo().knows("s7", 0), "a target this instance does not have");
+    }
+
+    @Test
     void onlyTheSessionsOwnTargetTurningItAwayRemovesItEverywhere() {
         TargetGroup g = group();
         Recording store = new Recording();
