@@ -166,6 +166,7 @@ public final class Cluster implements AutoCloseable {
         if (n[0] > 0) {
             log.info("cluster: wrote back {} Engine.IO sessions Redis may have lost", n[0]);
         }
+        sessions.preload();
         exchangeViews();
     }
 

@@ -5,6 +5,7 @@ import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +33,8 @@ final class RedisSessions implements SessionStore {
     /** Lookups a request stopped waiting for. */
     final LongAdder timedOut = new LongAdder();
     private static final long RETRY_MS = 20;
+    private static final int BATCH = 500;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisSessions.class);
     /** How a session message on the cluster channel starts. */
     static final String SESSION = "session\n";
     private volatile Listener listener = (g, sid, s) -> { };
@@ -92,6 +95,56 @@ final class RedisSessions implements SessionStore {
         if (r != null) {
             link.track(r.set(key(group, sid), targetId + " " + idleMs, SetArgs.Builder.px(idleMs).nx()));
         }
+    }
+
+    /**
+     * Reads every session Redis has into this instance (through the listener), so that one that
+     * just started, or missed messages during an outage, knows them all before Redis may fail
+     * again. SCAN in batches of {@value #BATCH}, then MGET: Redis is never blocked by it.
+     */
+    void preload() {
+        RedisAsyncCommands<String, String> r = link.commands();
+        if (r != null) {
+            scan(r, io.lettuce.core.ScanCursor.INITIAL, new int[1]);
+        }
+    }
+
+    private void scan(RedisAsyncCommands<String, String> r, io.lettuce.core.ScanCursor cursor, int[] read) {
+        link.track(r.scan(cursor, io.lettuce.core.ScanArgs.Builder.matches(prefix + "*").limit(BATCH)))
+                .whenComplete((page, e) -> {
+                    if (e != null) {
+                        return; // the next resync tries again
+                    }
+                    List<String> keys = page.getKeys();
+                    Runnable next = () -> {
+                        if (page.isFinished()) {
+                            if (read[0] > 0) {
+                                log.info("cluster: read {} Engine.IO sessions from redis", read[0]);
+                            }
+                        } else {
+                            scan(r, page, read);
+                        }
+                    };
+                    if (keys.isEmpty()) {
+                        next.run();
+                        return;
+                    }
+                    link.track(r.mget(keys.toArray(String[]::new))).whenComplete((values, me) -> {
+                        if (me != null) {
+                            return;
+                        }
+                        for (io.lettuce.core.KeyValue<String, String> kv : values) {
+                            Shared sh = kv.hasValue() ? parse(kv.getValue()) : null;
+                            int colon = kv.getKey().lastIndexOf(':');
+                            if (sh != null && colon > prefix.length()) {
+                                listener.heard(kv.getKey().substring(prefix.length(), colon),
+                                               kv.getKey().substring(colon + 1), sh);
+                                read[0]++;
+                            }
+                        }
+                        next.run();
+                    });
+                });
     }
 
     @Override
