@@ -135,7 +135,7 @@ class ClusterTest {
             @SuppressWarnings("unchecked")
             Map<String, Map<String, Object>> requests = (Map<String, Map<String, Object>>) report.get("requests");
             for (ClusterInstance i : instances) {
-                assertTrue((Long) requests.get(i.endpoint()).get("ok") > 12, "requests through " + i.name + ": " + requests);
+                assertTrue((Long) requests.get(i.endpoint()).get("ok") >= 6, "requests through " + i.name + ": " + requests);
             }
         }
         // Each instance heard of the others' sessions on the cluster channel before their next
