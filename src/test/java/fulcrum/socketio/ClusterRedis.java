@@ -48,6 +48,11 @@ final class ClusterRedis implements AutoCloseable {
         ClusterProcesses.kill(process);
     }
 
+    /** Sends {@code kill -NAME}: STOP makes Redis a server that accepts and never answers, CONT resumes it. */
+    void signal(String name) throws IOException, InterruptedException {
+        new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start().waitFor();
+    }
+
     boolean running() {
         return process != null && process.isAlive();
     }

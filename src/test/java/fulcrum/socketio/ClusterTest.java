@@ -216,6 +216,25 @@ class ClusterTest {
             long[] before = load.cut();
             int mark = polling.mark();
 
+            // Redis slow (stopped, its connections open): a request with a sid no instance knows
+            // waits at most session-lookup-timeout (150 ms), far less than the command timeout (1 s).
+            redis.signal("STOP");
+            long slowest = 0;
+            try {
+                for (int k = 0; k < 6; k++) {
+                    ClusterInstance i = instances.get(k % 3);
+                    long t = System.nanoTime();
+                    HttpResponse<String> r = i.get("/socket.io/?EIO=4&transport=polling&sid=unknown" + k);
+                    slowest = Math.max(slowest, (System.nanoTime() - t) / 1_000_000);
+                    assertEquals(400, r.statusCode(), "a target's answer to a sid it does not know: " + r.body());
+                    Thread.sleep(300);
+                }
+            } finally {
+                redis.signal("CONT");
+            }
+            System.out.printf("cluster: redis stopped (SIGSTOP): slowest answer to an unknown sid %d ms%n", slowest);
+            assertTrue(slowest < 1_000, "a request waited on a stopped Redis: " + slowest + " ms");
+
             redis.kill();
             for (ClusterInstance i : instances) {
                 awaitTrue(() -> i.admin("GET", "/healthz", null).body().contains("\"redis\":\"down\""), 10_000,
