@@ -50,8 +50,9 @@ public final class Operations implements AutoCloseable {
     private final ScheduledExecutorService ops;
     private final Metrics metrics;
     private final AccessLog accessLog;
-    private final Balancer balancer;
-    private final Drainer drainer;
+    /** Set once, while the balancer starts (before its listeners) or right after. */
+    private volatile Balancer balancer;
+    private volatile Drainer drainer;
     private final Reloader reloader;
     private final AdminServer admin;
     /** Null unless several instances share sessions and targets through Redis. */
@@ -90,28 +91,21 @@ public final class Operations implements AutoCloseable {
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
                 ExchangeObserver m = metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
-            }, metrics.probes(), cluster == null ? SessionStore.NONE : cluster.sessions()));
+            }, metrics.probes(), cluster == null ? SessionStore.NONE : cluster.sessions(), started -> {
+                this.balancer = started;
+                this.drainer = new Drainer(started.pools(), ops);
+                if (cluster != null) {
+                    joinCluster(settings);
+                }
+            }));
         } catch (RuntimeException ex) {
             shutdownSide();
             throw ex;
         }
-        this.balancer = b;
         metrics.attach(b);
-        this.drainer = new Drainer(b.pools(), ops);
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
         this.reloader = new Reloader(b, drainer, this::withOverlay);
-        if (cluster != null) {
-            metrics.attach(cluster);
-            cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::targetGroups);
-            // A restarted instance has the cluster's registrations before it is much used; Redis
-            // being down delays the start by this at most.
-            Duration wait = settings.cluster().connectTimeout().plus(settings.cluster().commandTimeout());
-            if (!cluster.awaitFirstSync(wait)) {
-                log.warn("cluster: target overlay not read within {} ms; starting with the file's targets, "
-                         + "the overlay follows when redis answers", wait.toMillis());
-            }
-        }
         AdminServer a = null;
         if (settings.admin().enabled()) {
             try {
@@ -197,6 +191,21 @@ public final class Operations implements AutoCloseable {
             }
             return t;
         });
+    }
+
+    /**
+     * Joins the cluster before the listeners accept anything: the overlay's targets applied and
+     * every live session read, so that a restarted instance does not guess at sessions it could
+     * know. Redis being down delays the start by connect-timeout + command-timeout at most.
+     */
+    private void joinCluster(FulcrumSettings settings) {
+        metrics.attach(cluster);
+        cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::targetGroups);
+        Duration wait = settings.cluster().connectTimeout().plus(settings.cluster().commandTimeout());
+        if (!cluster.awaitFirstSync(wait)) {
+            log.warn("cluster: targets and sessions not read from redis within {} ms; starting with the file's "
+                     + "targets, the rest follows when redis answers", wait.toMillis());
+        }
     }
 
     /** The cluster this instance is part of; null when it runs alone. */

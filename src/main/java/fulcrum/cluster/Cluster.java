@@ -35,7 +35,9 @@ public final class Cluster implements AutoCloseable {
     private final RedisSessions sessions;
     private final TargetOverlay overlay;
     private final HealthViews views;
-    private final CountDownLatch firstApply = new CountDownLatch(1);
+    /** Open once the overlay has been applied, and once the sessions have been read, the first time. */
+    private final CountDownLatch overlayApplied = new CountDownLatch(1);
+    private final CountDownLatch sessionsRead = new CountDownLatch(1);
     private volatile Supplier<Map<String, String>> healthView = Map::of;
     private volatile Supplier<Map<String, TargetGroup>> groups = Map::of;
     /** Set once the balancer runs: before, Redis answering has nothing to apply to. */
@@ -110,7 +112,7 @@ public final class Cluster implements AutoCloseable {
         });
         overlay.onChange(entries -> {
             apply.accept(entries);
-            firstApply.countDown();
+            overlayApplied.countDown();
         });
         ClusterSettings s = link.settings();
         started = true;
@@ -125,10 +127,12 @@ public final class Cluster implements AutoCloseable {
         link.executor().scheduleWithFixedDelay(this::exchangeViews, views / 2, views, TimeUnit.MILLISECONDS);
     }
 
-    /** Waits (not on an event loop) up to {@code max} for the overlay to be read and applied once. */
+    /** Waits (not on an event loop) up to {@code max} for the overlay to be applied and the sessions read once. */
     public boolean awaitFirstSync(Duration max) {
         try {
-            return firstApply.await(max.toMillis(), TimeUnit.MILLISECONDS);
+            long end = System.nanoTime() + max.toNanos();
+            return overlayApplied.await(max.toNanos(), TimeUnit.NANOSECONDS)
+                   && sessionsRead.await(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
@@ -166,7 +170,7 @@ public final class Cluster implements AutoCloseable {
         if (n[0] > 0) {
             log.info("cluster: wrote back {} Engine.IO sessions Redis may have lost", n[0]);
         }
-        sessions.preload();
+        sessions.preload(sessionsRead::countDown);
         exchangeViews();
     }
 

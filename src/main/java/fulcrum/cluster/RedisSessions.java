@@ -102,14 +102,15 @@ final class RedisSessions implements SessionStore {
      * just started, or missed messages during an outage, knows them all before Redis may fail
      * again. SCAN in batches of {@value #BATCH}, then MGET: Redis is never blocked by it.
      */
-    void preload() {
+    void preload(Runnable done) {
         RedisAsyncCommands<String, String> r = link.commands();
         if (r != null) {
-            scan(r, io.lettuce.core.ScanCursor.INITIAL, new int[1]);
+            scan(r, io.lettuce.core.ScanCursor.INITIAL, new int[1], done);
         }
     }
 
-    private void scan(RedisAsyncCommands<String, String> r, io.lettuce.core.ScanCursor cursor, int[] read) {
+    private void scan(RedisAsyncCommands<String, String> r, io.lettuce.core.ScanCursor cursor, int[] read,
+                      Runnable done) {
         link.track(r.scan(cursor, io.lettuce.core.ScanArgs.Builder.matches(prefix + "*").limit(BATCH)))
                 .whenComplete((page, e) -> {
                     if (e != null) {
@@ -121,8 +122,9 @@ final class RedisSessions implements SessionStore {
                             if (read[0] > 0) {
                                 log.info("cluster: read {} Engine.IO sessions from redis", read[0]);
                             }
+                            done.run();
                         } else {
-                            scan(r, page, read);
+                            scan(r, page, read, done);
                         }
                     };
                     if (keys.isEmpty()) {

@@ -74,12 +74,12 @@ public final class Balancer implements AutoCloseable {
      * check results.
      */
     public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
-                       HealthChecker.ProbeObserver probes, SessionStore sessions) {
+                       HealthChecker.ProbeObserver probes, SessionStore sessions, Consumer<Balancer> beforeListeners) {
         public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
 
-        /** Sessions not shared with other instances. */
+        /** Sessions not shared with other instances, nothing to do before the listeners start. */
         public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes) {
-            this(observers, probes, SessionStore.NONE);
+            this(observers, probes, SessionStore.NONE, b -> { });
         }
     }
 
@@ -151,6 +151,7 @@ public final class Balancer implements AutoCloseable {
         Balancer b = new Balancer(settings, requireNonNull(hooks, "hooks"));
         try {
             b.startGroups();
+            hooks.beforeListeners().accept(b);
             b.startListeners();
         } catch (RuntimeException e) {
             b.stop(Duration.ZERO);
