@@ -14,6 +14,9 @@ const PORT = Number(process.env.PORT || 3000);
 const HOST = process.env.HOST || '127.0.0.1';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const SERVER_ID = process.env.SERVER_ID || `chat-${PORT}`;
+// Engine.IO's heartbeat; tests shorten it to see a whole ping cycle in seconds (defaults: Socket.IO's).
+const PING_INTERVAL = Number(process.env.PING_INTERVAL || 25000);
+const PING_TIMEOUT = Number(process.env.PING_TIMEOUT || 20000);
 
 const INDEX_HTML = path.join(__dirname, 'public', 'index.html');
 
@@ -69,6 +72,8 @@ async function main() {
   const io = new Server(httpServer, {
     adapter: createAdapter(pubClient, subClient),
     allowEIO3: true,
+    pingInterval: PING_INTERVAL,
+    pingTimeout: PING_TIMEOUT,
     cors: { origin: true, credentials: true },
   });
   io.on('connection', (socket) => onConnection(io, socket));

@@ -10,6 +10,15 @@
  *       Each client sends one message and the next as soon as the echo arrives, so at most one
  *       message per connection is in flight (as scripts/bench.d/ws-load.js). Prints one line:
  *       WS-LOAD msgs=N secs=S rate=R clients=C errors=E client_cpu_pct=P
+ *   wsbench storm --url ws://127.0.0.1:PORT/ [--url ...] [--count 10000] [--inflight 1000]
+ *                 [--sources 4] [--timeout 60] [--hold 0]
+ *       A reconnect storm: opens --count connections as fast as it can, at most --inflight
+ *       handshakes under way at once (a new one as soon as one ends), from 127.0.0.1 ..
+ *       127.0.0.N (N = --sources), sends the Upgrade and counts the 101s. Connections that got
+ *       their 101 are held open without traffic (as reconnected clients stay) until exit, --hold
+ *       seconds after the line below. rate = 101s per second from the first connect to the last
+ *       101; p50/p99 = connect to 101 of one connection:
+ *       WS-STORM count=N opened=O errors=E secs=S rate=R p50_us=A p99_us=B inflight=I client_cpu_pct=P
  *
  * One thread, epoll, non-blocking sockets with TCP_NODELAY. Frames up to 2^31 bytes.
  */
@@ -516,11 +525,179 @@ static int run_load(int argc, char **argv) {
     return errors > 0 ? 1 : 0;
 }
 
+/* ---- reconnect storm ------------------------------------------------------------------ */
+
+typedef struct {
+    int fd, url, state; /* state: 0 connecting, 1 sent, 2 open, 3 failed */
+    double started;
+    size_t sent, got;
+    char head[1024];
+} stormer;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_storm(int argc, char **argv) {
+    const char *urls[MAX_URLS];
+    int nurls = 0, count = 10000, inflight = 1000, sources = 4;
+    double timeout = 60, hold = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--url") && nurls < MAX_URLS) urls[nurls++] = argv[i + 1];
+        else if (!strcmp(argv[i], "--count")) count = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--inflight")) inflight = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sources")) sources = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--timeout")) timeout = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--hold")) hold = atof(argv[i + 1]);
+        else { fprintf(stderr, "wsbench storm: unknown option %s\n", argv[i]); return 2; }
+    }
+    if (nurls == 0 || count <= 0 || inflight <= 0 || sources <= 0) {
+        fprintf(stderr, "wsbench storm: --url ws://127.x.x.x:PORT/ is required; --count, --inflight and --sources "
+                        "must be > 0\n");
+        return 2;
+    }
+    struct sockaddr_in addrs[MAX_URLS];
+    char hostports[MAX_URLS][96];
+    for (int u = 0; u < nurls; u++) {
+        if (parse_url(urls[u], &addrs[u], hostports[u], sizeof hostports[u]) < 0) {
+            fprintf(stderr, "wsbench storm: '%s' is not ws://127.x.x.x:PORT/\n", urls[u]);
+            return 2;
+        }
+    }
+    epfd = epoll_create1(0);
+    stormer *ss = calloc((size_t)count, sizeof *ss);
+    double *lat = calloc((size_t)count, sizeof *lat);
+    int next = 0, pending = 0, opened = 0;
+    long errors = 0;
+    const char *last_error = "";
+    double t0 = now_s(), c0 = cpu_s(), last_open = t0, end = t0 + timeout;
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        /* Keeps --inflight handshakes under way: a new connection as soon as one ends. */
+        while (pending < inflight && next < count) {
+            stormer *s = &ss[next];
+            s->url = next % nurls;
+            s->started = now_s();
+            s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            if (s->fd < 0) {
+                fprintf(stderr, "wsbench storm: socket: %s (ulimit -n?)\n", strerror(errno));
+                return 1;
+            }
+            nonblocking_nodelay(s->fd);
+            /* Several source addresses: the ports of one address would run out over rounds. */
+            int one = 1;
+            setsockopt(s->fd, IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, sizeof one);
+            struct sockaddr_in src = {.sin_family = AF_INET};
+            src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(next % sources));
+            next++;
+            pending++;
+            if (bind(s->fd, (struct sockaddr *)&src, sizeof src) < 0 ||
+                (connect(s->fd, (struct sockaddr *)&addrs[s->url], sizeof addrs[s->url]) < 0 && errno != EINPROGRESS)) {
+                last_error = strerror(errno);
+                s->state = 3;
+                close(s->fd);
+                errors++;
+                pending--;
+                continue;
+            }
+            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = s};
+            epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev);
+        }
+        if (pending == 0 && next == count) break;
+        double t = now_s();
+        if (t >= end) break;
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, (int)((end - t) * 1000) + 1);
+        if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
+        for (int i = 0; i < n; i++) {
+            stormer *s = evs[i].data.ptr;
+            int failed = 0;
+            if (s->state == 0) {
+                int err = 0;
+                socklen_t l = sizeof err;
+                getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+                if (err) { failed = 1; last_error = strerror(err); }
+                else {
+                    char req[512];
+                    int len = snprintf(req, sizeof req,
+                                       "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                                       hostports[s->url]);
+                    /* A fresh socket's send buffer takes the whole request at once. */
+                    if (send(s->fd, req, (size_t)len, MSG_NOSIGNAL) != len) { failed = 1; last_error = "send failed"; }
+                    else {
+                        s->state = 1;
+                        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+                        epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev);
+                    }
+                }
+            } else if (s->state == 1) {
+                ssize_t r = recv(s->fd, s->head + s->got, sizeof s->head - 1 - s->got, 0);
+                if (r <= 0) {
+                    if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+                    failed = 1;
+                    last_error = r == 0 ? "closed before the 101" : strerror(errno);
+                } else {
+                    s->got += (size_t)r;
+                    if (memmem(s->head, s->got, "\r\n\r\n", 4)) {
+                        if (s->got < 12 || memcmp(s->head, "HTTP/1.1 101", 12) != 0) {
+                            failed = 1;
+                            last_error = "the handshake was not answered with 101";
+                        } else {
+                            /* Open: held without traffic, no longer watched. */
+                            last_open = now_s();
+                            lat[opened++] = last_open - s->started;
+                            s->state = 2;
+                            epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+                            pending--;
+                        }
+                    } else if (s->got >= sizeof s->head - 1) {
+                        failed = 1;
+                        last_error = "response head too large";
+                    }
+                }
+            }
+            if (failed) {
+                epoll_ctl(epfd, EPOLL_CTL_DEL, s->fd, NULL);
+                close(s->fd);
+                s->state = 3;
+                errors++;
+                pending--;
+            }
+        }
+    }
+    /* Handshakes still under way at the timeout count as errors. */
+    for (int i = 0; i < next; i++) {
+        if (ss[i].state < 2) { errors++; last_error = "timeout"; }
+    }
+    errors += count - next;
+    double secs = last_open - t0, cpu = cpu_s() - c0;
+    double p50 = 0, p99 = 0;
+    if (opened) {
+        qsort(lat, (size_t)opened, sizeof *lat, cmp_double);
+        p50 = lat[opened / 2] * 1e6;
+        p99 = lat[(size_t)((opened - 1) * 0.99)] * 1e6;
+    }
+    printf("WS-STORM count=%d opened=%d errors=%ld secs=%.3f rate=%.1f p50_us=%.0f p99_us=%.0f inflight=%d "
+           "client_cpu_pct=%.1f%s%s%s\n",
+           count, opened, errors, secs, secs > 0 ? opened / secs : 0, p50, p99, inflight,
+           now_s() > t0 ? cpu / (now_s() - t0) * 100 : 0, *last_error ? " error=\"" : "", last_error,
+           *last_error ? "\"" : "");
+    fflush(stdout);
+    if (hold > 0) {
+        struct timespec h = {(time_t)hold, (long)((hold - (time_t)hold) * 1e9)};
+        nanosleep(&h, NULL);
+    }
+    return errors > 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 3 && !strcmp(argv[1], "echo")) return run_echo(atoi(argv[2]));
     if (argc >= 2 && !strcmp(argv[1], "load")) return run_load(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "storm")) return run_storm(argc, argv);
     fprintf(stderr, "usage: wsbench echo PORT | wsbench load --url ws://127.0.0.1:PORT/ [--clients N] "
-                    "[--duration S] [--size B] [--connect-timeout S]\n");
+                    "[--duration S] [--size B] [--connect-timeout S] | wsbench storm --url ws://127.0.0.1:PORT/ "
+                    "[--count N] [--inflight N] [--sources N] [--timeout S] [--hold S]\n");
     return 2;
 }

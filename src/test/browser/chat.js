@@ -14,7 +14,7 @@
 //
 // stdout: one JSON object per line; the last is
 //   {"event":"result","ok":true|false,"reason":...,"pages":[{"name","server","transport",
-//    "cookies":[names],"messages":[texts],"screenshot"}]}
+//    "cookies":[names],"protocols":[the page's and polls' nextHopProtocol],"messages":[texts],"screenshot"}]}
 // Exit 0 when ok, 1 when not, 2 on bad arguments.
 
 const fs = require('fs');
@@ -57,7 +57,8 @@ async function text(page, selector) {
 
 /** Opens the chat page in a new context and waits until Socket.IO has upgraded to WebSocket. */
 async function openPerson(browser, name, opts) {
-  const context = await browser.newContext({ viewport: { width: 800, height: 600 } });
+  // ignoreHTTPSErrors: an https --url is served with a test certificate.
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 }, ignoreHTTPSErrors: true });
   const page = await context.newPage();
   page.on('console', (m) => emit({ event: 'console', page: name, type: m.type(), text: m.text() }));
   page.on('pageerror', (e) => emit({ event: 'pageerror', page: name, message: e.message }));
@@ -80,6 +81,10 @@ async function describe(person, out) {
     transport: await text(person.page, '#transport'),
     status: await text(person.page, '#status'),
     cookies: (await person.context.cookies()).map((c) => c.name),
+    // The protocol the page and its Socket.IO polls came over ("h2", "http/1.1").
+    protocols: await person.page.evaluate(() => [...new Set(performance.getEntries()
+      .filter((e) => e.entryType === 'navigation' || e.name.includes('/socket.io/'))
+      .map((e) => e.nextHopProtocol))]),
     messages: await person.page.$$eval('#messages li', (lis) => lis.map((li) => li.textContent)),
     screenshot,
   };

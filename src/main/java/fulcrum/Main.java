@@ -3,12 +3,14 @@ package fulcrum;
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.SettingsException;
 import fulcrum.admin.Operations;
+import fulcrum.diagnose.Diagnose;
 import fulcrum.server.CheckReport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -28,6 +30,10 @@ public final class Main {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
+        // A client of other servers: runs before (and without) any configuration of ours.
+        if (args.length > 0 && args[0].equals("diagnose")) {
+            return Diagnose.run(Arrays.copyOfRange(args, 1, args.length), out, err, version());
+        }
         Path config = Path.of("conf/fulcrum.conf");
         boolean check = false;
         for (int i = 0; i < args.length; i++) {
@@ -135,6 +141,8 @@ public final class Main {
                  --check        validate the configuration, print a summary, exit 0 (valid) or 2
                  --version      print the version
                  --help         print this help
+               Usage: fulcrum diagnose [--help] [options] URL
+                 check a Socket.IO endpoint behind any balancer (stickiness, WebSocket, timeouts, CORS, TLS)
                """;
     }
 }

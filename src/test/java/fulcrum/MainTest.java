@@ -25,6 +25,12 @@ class MainTest {
     }
 
     @Test
+    void diagnoseIsASubcommandThatReadsNoConfiguration() {
+        assertEquals(2, run("diagnose", "--config", "conf/fulcrum.conf"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("fulcrum diagnose: unknown option '--config'"), err.toString());
+    }
+
+    @Test
     void checkPrintsASummaryOfTheShippedConfig() {
         assertEquals(0, run("--check", "--config", "conf/fulcrum.conf"));
         String s = out.toString(StandardCharsets.UTF_8);

@@ -17,9 +17,11 @@ final class AdminApi {
     private static final String PREFIX = "/target-groups/";
 
     private final Operations ops;
+    private final Overview overview;
 
     AdminApi(Operations ops) {
         this.ops = ops;
+        this.overview = new Overview(ops);
     }
 
     Operations ops() {
@@ -78,6 +80,12 @@ final class AdminApi {
             }
             case "/metrics" -> {
                 return only(m, "GET") ? new Answer(200, ops.metricsContentType(), ops.scrape()) : notAllowed(m, path);
+            }
+            case "/overview" -> {
+                return only(m, "GET") ? Answer.json(200, overview.json()) : notAllowed(m, path);
+            }
+            case "/state-changes" -> {
+                return only(m, "GET") ? stateChanges() : notAllowed(m, path);
             }
             case "/reload" -> {
                 return only(m, "POST") ? reload() : notAllowed(m, path);
@@ -175,13 +183,16 @@ final class AdminApi {
             b.append(",\"deregistration_delay_seconds\":").append(g.settings().deregistrationDelay().toMillis() / 1000.0)
              .append(",\"fail_open\":").append(g.snapshot().failOpen()).append(",\"targets\":[");
             boolean first = true;
+            Map<Target, Integer> sessions = g.engineIo().countByTarget(System.nanoTime());
             for (Target t : g.snapshot().all()) {
-                b.append(first ? "" : ",");
+                b.append(first ? "{" : ",{");
                 first = false;
-                target(b, t);
+                targetFields(b, t);
+                overview.live(b, g, t, sessions, false);
                 if (cluster != null) {
                     clusterOf(b, cluster, g.name(), t);
                 }
+                b.append('}');
             }
             b.append("]}");
         }
@@ -211,7 +222,6 @@ final class AdminApi {
 
     /** Whether the target is in the overlay (registered through the admin API), and the other instances' views of it. */
     private static void clusterOf(StringBuilder b, fulcrum.cluster.Cluster cluster, String group, Target t) {
-        b.setLength(b.length() - 1);
         String op = null;
         for (fulcrum.cluster.OverlayEntry e : cluster.overlay()) {
             if (e.group().equals(group) && e.target().equals(t.id())) {
@@ -232,7 +242,7 @@ final class AdminApi {
                 Json.quote(b, state);
             }
         }
-        b.append("}}");
+        b.append('}');
     }
 
     /** The cluster's state as one JSON object. */
@@ -252,8 +262,19 @@ final class AdminApi {
         return b.append('}');
     }
 
+    private Answer stateChanges() {
+        StringBuilder b = new StringBuilder("{\"state_changes\":");
+        Overview.stateChanges(b, ops.stateLog().recent());
+        return Answer.json(200, b.append("}\n"));
+    }
+
     private static StringBuilder target(StringBuilder b, Target t) {
-        b.append("{\"target\":");
+        return targetFields(b.append('{'), t).append('}');
+    }
+
+    /** The members of a target's object that need no live counting, without the braces. */
+    static StringBuilder targetFields(StringBuilder b, Target t) {
+        b.append("\"target\":");
         Json.quote(b, t.id());
         b.append(",\"weight\":").append(t.weight()).append(",\"state\":");
         Json.quote(b, t.state().label());
@@ -263,7 +284,7 @@ final class AdminApi {
         Json.quote(b, t.since().toString());
         return b.append(",\"open_connections\":").append(t.openConnections()).append(",\"tunnels\":")
                 .append(t.tunnels()).append(",\"outstanding_requests\":").append(t.outstandingRequests())
-                .append(",\"requests_served\":").append(t.requestsServed()).append('}');
+                .append(",\"requests_served\":").append(t.requestsServed());
     }
 
     private static void strings(StringBuilder b, List<String> list) {

@@ -18,12 +18,14 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +57,7 @@ final class AdminServer {
     static AdminServer start(AdminSettings s, Operations ops) {
         byte[] tokenDigest = s.token() == null ? null : sha256("Bearer " + s.token());
         AdminApi api = new AdminApi(ops);
+        DashboardAssets assets = DashboardAssets.load();
         ChannelGroup clients = new DefaultChannelGroup("admin", GlobalEventExecutor.INSTANCE);
         ServerBootstrap b = new ServerBootstrap()
                 .group(ops.balancer().loops())
@@ -74,7 +77,7 @@ final class AdminServer {
                                 })
                                 .addLast(new HttpServerCodec(4096, 8192, 8192))
                                 .addLast(new HttpObjectAggregator(MAX_REQUEST))
-                                .addLast(new Handler(api, tokenDigest));
+                                .addLast(new Handler(api, assets, tokenDigest));
                     }
                 });
         ops.balancer().transport().configureChildren(b);
@@ -110,10 +113,12 @@ final class AdminServer {
     /** One admin connection: authenticates, then answers each request in order. */
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final AdminApi api;
+        private final DashboardAssets assets;
         private final byte[] tokenDigest;
 
-        Handler(AdminApi api, byte[] tokenDigest) {
+        Handler(AdminApi api, DashboardAssets assets, byte[] tokenDigest) {
             this.api = api;
+            this.assets = assets;
             this.tokenDigest = tokenDigest;
         }
 
@@ -122,6 +127,20 @@ final class AdminServer {
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             if (!req.decoderResult().isSuccess()) {
                 write(ctx, AdminApi.Answer.error(400, "malformed request"), false);
+                return;
+            }
+            if (serveAsset(ctx, req, keepAlive)) {
+                return;
+            }
+            if (tokenDigest == null && !addressedByIp(req)) {
+                write(ctx, AdminApi.Answer.error(421, "without a token the admin API answers only requests to its "
+                                                      + "address or localhost, not to Host "
+                                                      + req.headers().get(HttpHeaderNames.HOST)), false);
+                return;
+            }
+            if (crossOriginChange(req)) {
+                write(ctx, AdminApi.Answer.error(403, "cross-origin request refused: Origin "
+                                                      + req.headers().get(HttpHeaderNames.ORIGIN)), keepAlive);
                 return;
             }
             if (!authorized(req)) {
@@ -147,6 +166,75 @@ final class AdminServer {
             } catch (RejectedExecutionException e) {
                 write(ctx, AdminApi.Answer.error(503, "stopping"), false);
             }
+        }
+
+        /** Answers GET and HEAD of the dashboard's files; false for any other request. */
+        private boolean serveAsset(ChannelHandlerContext ctx, FullHttpRequest req, boolean keepAlive) {
+            boolean head = req.method().equals(HttpMethod.HEAD);
+            if (!head && !req.method().equals(HttpMethod.GET)) {
+                return false;
+            }
+            String uri = req.uri();
+            int q = uri.indexOf('?');
+            DashboardAssets.Asset a = assets.get(q < 0 ? uri : uri.substring(0, q));
+            if (a == null) {
+                return false;
+            }
+            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                                                               head ? Unpooled.EMPTY_BUFFER
+                                                                    : Unpooled.wrappedBuffer(a.body()));
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType())
+               .set(HttpHeaderNames.CONTENT_LENGTH, a.body().length)
+               .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE)
+               .set(HttpHeaderNames.CONTENT_SECURITY_POLICY, DashboardAssets.CSP)
+               .set("X-Content-Type-Options", "nosniff")
+               .set("Referrer-Policy", "no-referrer");
+            HttpUtil.setKeepAlive(res, keepAlive);
+            if (keepAlive) {
+                ctx.writeAndFlush(res, ctx.voidPromise());
+            } else {
+                ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            }
+            return true;
+        }
+
+        /**
+         * A browser asking for a change on behalf of another site's page (a form posting to a
+         * loopback admin API that needs no token): its Origin is not this API's own. Clients
+         * that are not browsers send no Origin and are not concerned.
+         */
+        private static boolean crossOriginChange(FullHttpRequest req) {
+            String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+            if (origin == null || req.method().equals(HttpMethod.GET) || req.method().equals(HttpMethod.HEAD)) {
+                return false;
+            }
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            // Either scheme: a TLS proxy in front of the API makes the page's origin https.
+            int scheme = origin.indexOf("://");
+            return host == null || scheme < 0 || !origin.substring(scheme + 3).equalsIgnoreCase(host);
+        }
+
+        /**
+         * Whether the request names this API by an IP address or localhost. A name that is not
+         * ours is how DNS rebinding reaches a loopback API from another site's page in the
+         * operator's browser; with a token that page gets nothing, without one it would read and
+         * change everything.
+         */
+        private static boolean addressedByIp(FullHttpRequest req) {
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            if (host == null) {
+                return true; // HTTP/1.0 clients; browsers always send Host
+            }
+            String name;
+            if (host.startsWith("[")) {
+                int end = host.indexOf(']');
+                name = end < 0 ? host : host.substring(1, end);
+            } else {
+                int colon = host.lastIndexOf(':');
+                name = colon < 0 ? host : host.substring(0, colon);
+            }
+            return name.equalsIgnoreCase("localhost") || NetUtil.isValidIpV4Address(name)
+                   || NetUtil.isValidIpV6Address(name);
         }
 
         /** Compares digests of the header and the expected value: constant time, whatever the lengths. */

@@ -55,6 +55,9 @@ final class Metrics {
             .help("Requests answered, by listener, target group, target and status class sent to the client"
                   + " (target and group empty when the balancer answered itself)")
             .labelNames("listener", "target_group", "target", "code").withoutExemplars().build());
+    private final Counter byProtocol = register(Counter.builder().name("fulcrum_requests_by_protocol_total")
+            .help("Requests answered, by listener and the client's protocol (HTTP/1.0, HTTP/1.1, HTTP/2.0)")
+            .labelNames("listener", "protocol").withoutExemplars().build());
     private final Histogram duration = register(Histogram.builder().name("fulcrum_request_duration_seconds")
             .help("Time from the request head's arrival to the end of the response")
             .labelNames("listener", "target_group").classicOnly().classicUpperBounds(SECONDS)
@@ -259,6 +262,7 @@ final class Metrics {
         private final Map<String, Map<String, CounterDataPoint[]>> requestPoints = new ConcurrentHashMap<>();
         private final Map<String, DistributionDataPoint> durations = new ConcurrentHashMap<>();
         private final Map<String, CounterDataPoint> tunnels = new ConcurrentHashMap<>();
+        private final Map<String, CounterDataPoint> protocols = new ConcurrentHashMap<>();
 
         ListenerObserver(String listener) {
             this.listener = listener;
@@ -278,6 +282,12 @@ final class Metrics {
                 d = durations.computeIfAbsent(g, k -> duration.labelValues(listener, k));
             }
             d.observe((r.endNanos() - r.startNanos()) / 1e9);
+            String protocol = r.protocol() == null ? "" : r.protocol();
+            CounterDataPoint p = protocols.get(protocol);
+            if (p == null) {
+                p = protocols.computeIfAbsent(protocol, k -> byProtocol.labelValues(listener, k));
+            }
+            p.inc();
             in.inc(r.bytesReceived());
             out.inc(r.bytesSent());
         }

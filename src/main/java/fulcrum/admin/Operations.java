@@ -49,6 +49,8 @@ public final class Operations implements AutoCloseable {
     private final Path configFile;
     private final ScheduledExecutorService ops;
     private final Metrics metrics;
+    private final TrafficStats traffic = new TrafficStats();
+    private final StateLog stateLog = new StateLog();
     private final AccessLog accessLog;
     /** Set once, while the balancer starts (before its listeners) or right after. */
     private volatile Balancer balancer;
@@ -88,10 +90,12 @@ public final class Operations implements AutoCloseable {
         }
         Balancer b;
         try {
+            boolean admin = settings.admin().enabled(); // only the admin API reads the traffic kept
             b = Balancer.start(settings, new Balancer.Hooks(ls -> {
-                ExchangeObserver m = metrics.observer(ls);
+                ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls.name()))
+                                           : metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
-            }, metrics.probes(), cluster == null ? SessionStore.NONE : cluster.sessions(), started -> {
+            }, metrics.probes(), stateLog, cluster == null ? SessionStore.NONE : cluster.sessions(), started -> {
                 this.balancer = started;
                 this.drainer = new Drainer(started.pools(), ops);
                 if (cluster != null) {
@@ -106,6 +110,16 @@ public final class Operations implements AutoCloseable {
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
         this.reloader = new Reloader(b, drainer, this::withOverlay);
+        if (settings.admin().enabled()) {
+            long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
+            ops.scheduleAtFixedRate(() -> {
+                try {
+                    traffic.sample(b.targetGroups());
+                } catch (RuntimeException ex) {
+                    log.error("sampling traffic failed", ex); // and the next sample tries again
+                }
+            }, sample, sample, TimeUnit.NANOSECONDS);
+        }
         AdminServer a = null;
         if (settings.admin().enabled()) {
             try {
@@ -281,6 +295,15 @@ public final class Operations implements AutoCloseable {
 
     private Map<String, TargetGroup> targetGroups() {
         return balancer.targetGroups();
+    }
+
+    /** Recent traffic per target and listener; read on the operations thread. */
+    TrafficStats traffic() {
+        return traffic;
+    }
+
+    StateLog stateLog() {
+        return stateLog;
     }
 
     /** The metrics in the Prometheus text format. */

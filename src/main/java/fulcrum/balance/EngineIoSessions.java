@@ -200,6 +200,20 @@ public final class EngineIoSessions {
         return sessions.size();
     }
 
+    /**
+     * Live sessions per target, counted by walking the table: for the admin API's occasional
+     * reads, so that the request path keeps no per-target count.
+     */
+    public java.util.Map<Target, Integer> countByTarget(long nowNanos) {
+        java.util.Map<Target, Integer> counts = new java.util.HashMap<>();
+        for (Session s : sessions.values()) {
+            if (nowNanos - s.lastSeen <= s.idleNanos) {
+                counts.merge(s.target, 1, Integer::sum);
+            }
+        }
+        return counts;
+    }
+
     /** Handshakes not remembered because the table was full. */
     public long refused() {
         return refused.get();

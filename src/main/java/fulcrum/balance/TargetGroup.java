@@ -44,6 +44,10 @@ public final class TargetGroup {
     /** Told of every state change, after the new snapshot is in place. */
     public interface Listener {
         void stateChanged(TargetGroup group, Target target, HealthState from, HealthState to, String reason);
+
+        /** A target joined ({@code added}) or left the group, after the new snapshot is in place. */
+        default void membershipChanged(TargetGroup group, Target target, boolean added, String reason) {
+        }
     }
 
     public TargetGroup(TargetGroupSettings settings, byte[] cookieSecret) {
@@ -102,6 +106,7 @@ public final class TargetGroup {
      */
     public void refreshDns(java.util.function.Consumer<Target> vanished) {
         List<Target> gone = new ArrayList<>();
+        List<Target> appeared = new ArrayList<>();
         synchronized (this) {
             List<Target> all = new ArrayList<>(snapshot.all());
             boolean changed = false;
@@ -128,6 +133,7 @@ public final class TargetGroup {
                         all.add(t);
                         changed = true;
                         log.info("target group {}: target {} ({}) appeared in DNS", name, t, a.host());
+                        appeared.add(t);
                     }
                 }
             }
@@ -135,6 +141,7 @@ public final class TargetGroup {
                 publish(new Snapshot(all));
             }
         }
+        appeared.forEach(t -> membership(t, true, "appeared in DNS"));
         gone.forEach(vanished);
     }
 
@@ -224,6 +231,7 @@ public final class TargetGroup {
         publish(new Snapshot(all));
         for (Target t : added) {
             log.info("target group {}: target {} registered ({})", name, t, t.state().label());
+            membership(t, true, "registered");
         }
         return added.get(0);
     }
@@ -236,7 +244,14 @@ public final class TargetGroup {
         }
         publish(new Snapshot(all));
         log.info("target group {}: target {} removed", name, target);
+        membership(target, false, target.reason());
         return true;
+    }
+
+    private void membership(Target target, boolean added, String reason) {
+        for (Listener l : listeners) {
+            l.membershipChanged(this, target, added, reason);
+        }
     }
 
     /** Starts draining a target: it gets no new requests or sessions. */

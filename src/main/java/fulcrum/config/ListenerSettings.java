@@ -16,7 +16,7 @@ import java.util.Set;
 public record ListenerSettings(String name, HostPort bind, String defaultTargetGroup, Duration idleTimeout,
                                Duration headerTimeout, int maxConnections, RequestLimits limits,
                                ForwardedHeadersSettings forwardedHeaders, List<RuleSettings> rules,
-                               ActionSettings defaultAction, TlsSettings tls) {
+                               ActionSettings defaultAction, TlsSettings tls, H2Settings http2) {
 
     public ListenerSettings {
         rules = List.copyOf(rules);
@@ -47,7 +47,8 @@ public record ListenerSettings(String name, HostPort bind, String defaultTargetG
                                     r.duration("header-timeout", false), r.integer("max-connections", 0,
                                                                                     Integer.MAX_VALUE),
                                     limits, ForwardedHeadersSettings.from(r.child("forwarded-headers")),
-                                    rules, defaultAction, TlsSettings.from(r.child("tls")));
+                                    rules, defaultAction, TlsSettings.from(r.child("tls")),
+                                    H2Settings.from(r.child("http2")));
     }
 
     /** default-action, or its shorthand default-target-group: exactly one of them. */

@@ -5,6 +5,9 @@ import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+
+import java.util.function.BiConsumer;
 
 /**
  * A backend's response head as {@link ResponseDecoder} read it. Only the fields the proxy acts on
@@ -44,6 +47,39 @@ public final class BackendResponse extends DefaultHttpResponse {
         for (int i = 0; i < spanCount; i += 2) {
             buf.writeBytes(head, spans[i], spans[i + 1] - spans[i]);
             buf.writeShort(CRLF);
+        }
+    }
+
+    /**
+     * Calls {@code field} with the name and value (surrounding whitespace trimmed) of each field
+     * kept as bytes, for a client that takes fields rather than a head (HTTP/2).
+     */
+    public void forEachKeptField(BiConsumer<AsciiString, AsciiString> field) {
+        for (int i = 0; i < spanCount; i += 2) {
+            int end = spans[i + 1];
+            int line = spans[i];
+            while (line < end) {
+                int next = line;
+                while (next < end && !(head[next] == '\r' && next + 1 < end && head[next + 1] == '\n')) {
+                    next++;
+                }
+                int colon = line;
+                while (colon < next && head[colon] != ':') {
+                    colon++;
+                }
+                if (colon < next) {
+                    int v = colon + 1;
+                    int ve = next;
+                    while (v < ve && (head[v] == ' ' || head[v] == '\t')) {
+                        v++;
+                    }
+                    while (ve > v && (head[ve - 1] == ' ' || head[ve - 1] == '\t')) {
+                        ve--;
+                    }
+                    field.accept(new AsciiString(head, line, colon - line, true), new AsciiString(head, v, ve - v, true));
+                }
+                line = next + 2;
+            }
         }
     }
 

@@ -7,9 +7,12 @@ import fulcrum.http.RejectedRequest;
 import fulcrum.http.RequestDecoder;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -18,6 +21,11 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -25,6 +33,8 @@ import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,7 +42,8 @@ import java.util.concurrent.TimeUnit;
  * current exchange (pipelined requests, body bytes before a backend is connected), backpressure,
  * its timers (idle, request head, response) and shutdown. Each request becomes an
  * {@link Exchange}, one at a time, in order; the exchange does the proxying and tells the
- * connection when it is done. After a 101 the connection becomes a {@link Tunnel}.
+ * connection when it is done. After a 101 the connection becomes a {@link Tunnel}; after the
+ * HTTP/2 preface ({@link PrefaceDetector}) it hosts HTTP/2 streams, each an {@link H2Stream}.
  */
 final class FrontendHandler extends ChannelInboundHandlerAdapter implements ClientStream {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
@@ -44,6 +55,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     static final String DECODER = "decoder";
     static final String ENCODER = "encoder";
     static final String HANDLER = "handler";
+    static final String PREFACE = "preface";
+    static final String H2_CODEC = "h2codec";
+    static final String H2_STREAMS = "h2streams";
 
     private final ListenerContext listener;
     private final long idleTimeoutNanos;
@@ -62,6 +76,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
      */
     private Exchange ex;
     private Tunnel tunnel;
+    /** Once the client sent the HTTP/2 preface: the connection's codec; its streams carry the exchanges. */
+    private Http2FrameCodec h2;
+    /** The open streams of an HTTP/2 connection. */
+    private Set<H2Stream> streams;
     private String clientText;
     /** In channelRead: writes to the backend wait for channelReadComplete to be flushed. */
     private boolean inClientRead;
@@ -137,6 +155,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         log.debug("[{}] client connection error: {}", ctx.channel().id(), cause.toString());
+        if (h2 != null && Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+            return; // the codec answers it: GOAWAY with the error's code (ENHANCE_YOUR_CALM for an abuser), then a close
+        }
         ctx.close();
     }
 
@@ -144,6 +165,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (h2 != null) {
+            // Connection frames (SETTINGS, PING, GOAWAY) the codec answered itself: not traffic,
+            // so a client that only pings still meets the idle timeout.
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         touch();
         if (tunnel != null) {
             tunnel.fromClient(msg);
@@ -173,6 +200,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (h2 != null) {
+            return;
+        }
         if (tunnel != null) {
             tunnel.clientReadComplete();
             return;
@@ -314,6 +344,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     }
 
     private void updateClientReading() {
+        if (h2 != null) {
+            return; // each stream's flow-control window holds its client back
+        }
         boolean read = !closing && (pending == null || pending.size() < MAX_PENDING)
                        && (ex == null || ex.backendWritable());
         ctx.channel().config().setAutoRead(read);
@@ -346,13 +379,15 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         }
         long idle = now - lastActivity;
         // A request waiting for its response is the response timeout's to end.
-        boolean waitingOnBackend = tunnel == null && ex != null && ex.awaitingResponse();
+        boolean waitingOnBackend = tunnel == null && (ex != null && ex.awaitingResponse() || streamAwaiting());
         if (idle < idleTimeoutNanos || waitingOnBackend) {
             return;
         }
         log.debug("[{}] idle for {} ms, closing", ctx.channel().id(), TimeUnit.NANOSECONDS.toMillis(idle));
         if (tunnel != null) {
             tunnel.closeBoth();
+        } else if (h2 != null) {
+            closeHttp2Now();
         } else {
             ctx.close();
         }
@@ -503,9 +538,17 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     // ---- shutdown ----
 
-    /** Shutdown has begun: an idle connection closes now, a busy one after its exchange. */
+    /**
+     * Shutdown has begun: an idle connection closes now, a busy one after its exchange. An HTTP/2
+     * connection is sent GOAWAY and closes once its open streams have ended.
+     */
     void shutdown() {
         if (closing || tunnel != null) {
+            return;
+        }
+        if (h2 != null) {
+            closing = true;
+            ctx.close(); // through the codec: GOAWAY with the last stream taken, then a close when none is left
             return;
         }
         if (ex == null) {
@@ -517,11 +560,70 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     /** The shutdown grace is over. */
     void forceClose() {
+        if (h2 != null) {
+            closeHttp2Now();
+            return;
+        }
         if (tunnel != null) {
             tunnel.goingAway();
         } else {
             ctx.close();
         }
+    }
+
+    // ---- HTTP/2 ----
+
+    /**
+     * The client sent the HTTP/2 preface: the HTTP/1.1 codecs make way for the HTTP/2 codec and
+     * the stream multiplexer, which gives each stream a child channel on this loop with an
+     * {@link H2Stream} as the client end of its exchange.
+     */
+    void startHttp2() {
+        ChannelPipeline p = ctx.pipeline();
+        p.remove(ENCODER);
+        p.remove(DECODER);
+        encoder = null;
+        decoder = null;
+        streams = new HashSet<>();
+        h2 = H2Codec.forClients(listener.settings().http2());
+        p.addBefore(HANDLER, H2_CODEC, h2);
+        p.addBefore(HANDLER, H2_STREAMS, new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new H2Stream(FrontendHandler.this, listener));
+            }
+        }));
+    }
+
+    /**
+     * Ends an HTTP/2 connection whatever its streams are doing (idle timeout, the end of the
+     * shutdown grace): GOAWAY if the socket takes it now, then a close past the codec, which
+     * would otherwise wait for the open streams.
+     */
+    private void closeHttp2Now() {
+        closing = true;
+        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        ctx.pipeline().firstContext().close();
+    }
+
+    void streamOpened(H2Stream s) {
+        streams.add(s);
+    }
+
+    void streamClosed(H2Stream s) {
+        streams.remove(s);
+    }
+
+    private boolean streamAwaiting() {
+        if (streams == null) {
+            return false;
+        }
+        for (H2Stream s : streams) {
+            if (s.awaitingResponse()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     // ---- WebSocket ----

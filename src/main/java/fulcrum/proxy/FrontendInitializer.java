@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Builds a client connection's pipeline: TLS (on HTTPS listeners), request decoder, response
- * encoder, proxy handler. The TLS handler stays when a WebSocket tunnel removes the HTTP codecs.
+ * Builds a client connection's pipeline: TLS (on HTTPS listeners), the HTTP/2 preface detector
+ * (unless HTTP/2 is off), request decoder, response encoder, proxy handler. The TLS handler stays when a WebSocket tunnel removes the HTTP codecs.
  */
 public final class FrontendInitializer extends ChannelInitializer<SocketChannel> {
     private static final Logger log = LoggerFactory.getLogger(FrontendInitializer.class);
@@ -45,6 +45,9 @@ public final class FrontendInitializer extends ChannelInitializer<SocketChannel>
         if (sni != null) {
             // The handshake must finish within the header timeout, as a request head must.
             ch.pipeline().addLast(FrontendHandler.TLS, new SniHandler(sni, s.headerTimeout().toMillis()));
+        }
+        if (s.http2().enabled()) {
+            ch.pipeline().addLast(FrontendHandler.PREFACE, new PrefaceDetector());
         }
         ch.pipeline()
           .addLast(FrontendHandler.DECODER, new RequestDecoder(s.limits()))

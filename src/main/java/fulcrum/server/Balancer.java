@@ -70,16 +70,22 @@ public final class Balancer implements AutoCloseable {
 
     /**
      * What the operations side (metrics, access log) attaches to the data path: an observer per
-     * listener, in place before the listener accepts its first connection, and one for health
-     * check results.
+     * listener, in place before the listener accepts its first connection, one for health
+     * check results, and one told of every group's target changes (groups added later too).
      */
     public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
-                       HealthChecker.ProbeObserver probes, SessionStore sessions, Consumer<Balancer> beforeListeners) {
+                       HealthChecker.ProbeObserver probes, TargetGroup.Listener states, SessionStore sessions,
+                       Consumer<Balancer> beforeListeners) {
         public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
 
-        /** Sessions not shared with other instances, nothing to do before the listeners start. */
         public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes) {
-            this(observers, probes, SessionStore.NONE, b -> { });
+            this(observers, probes, (group, target, from, to, reason) -> { });
+        }
+
+        /** Sessions not shared with other instances, nothing to do before the listeners start. */
+        public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes,
+                     TargetGroup.Listener states) {
+            this(observers, probes, states, SessionStore.NONE, b -> { });
         }
     }
 
@@ -171,6 +177,7 @@ public final class Balancer implements AutoCloseable {
     /** A group with its state listener and, when enabled, its health checks running. */
     private synchronized TargetGroup newGroup(TargetGroupSettings gs) {
         TargetGroup g = new TargetGroup(gs, secret(gs));
+        g.addListener(hooks.states());
         g.engineIo().share(gs.name(), hooks.sessions());
         g.addListener((group, target, from, to, reason) -> {
             HealthCheckSettings hc = group.settings().healthCheck();
@@ -235,7 +242,7 @@ public final class Balancer implements AutoCloseable {
         }
         for (ListenerSettings ls : settings.listeners()) {
             // Rules and TLS contexts are built once here; a bad certificate fails the start.
-            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls()) : null;
+            Mapping<String, SslContext> sni = ls.tls().enabled() ? TlsContexts.sni(ls.tls(), ls.http2().enabled()) : null;
             RuleRouter router = RuleRouter.of(ls, groups);
             ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
             ctx.observer(hooks.observers().apply(ls));

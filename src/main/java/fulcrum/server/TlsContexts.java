@@ -50,12 +50,15 @@ final class TlsContexts {
         return "JDK (OpenSSL unavailable: " + OpenSsl.unavailabilityCause() + ")";
     }
 
-    /** SNI name -> context; exact and wildcard names from each certificate, earlier certificates first. */
-    static Mapping<String, SslContext> sni(TlsSettings tls) {
+    /**
+     * SNI name -> context; exact and wildcard names from each certificate, earlier certificates
+     * first. ALPN offers {@code h2} before {@code http/1.1} when {@code http2}.
+     */
+    static Mapping<String, SslContext> sni(TlsSettings tls, boolean http2) {
         DomainWildcardMappingBuilder<SslContext> b = null;
         Set<String> taken = new HashSet<>();
         for (CertificateSettings c : tls.certificates()) {
-            SslContext ctx = context(c);
+            SslContext ctx = context(c, http2);
             if (b == null) {
                 b = new DomainWildcardMappingBuilder<>(ctx);
             }
@@ -71,7 +74,9 @@ final class TlsContexts {
         return b.build();
     }
 
-    private static SslContext context(CertificateSettings c) {
+    private static SslContext context(CertificateSettings c, boolean http2) {
+        String[] alpn = http2 ? new String[] {ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1}
+                              : new String[] {ApplicationProtocolNames.HTTP_1_1};
         try {
             return SslContextBuilder.forServer(c.key(), c.chain())
                     .sslProvider(provider())
@@ -81,7 +86,7 @@ final class TlsContexts {
                             ApplicationProtocolConfig.Protocol.ALPN,
                             ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                            ApplicationProtocolNames.HTTP_1_1))
+                            alpn))
                     .build();
         } catch (SSLException e) {
             throw new IllegalStateException("certificate " + c.certFile() + " / key " + c.keyFile()

@@ -71,6 +71,20 @@ class EngineIoSessionsTest {
     }
 
     @Test
+    void countsLiveSessionsByTarget() {
+        TargetGroup g = group(100);
+        EngineIoSessions s = g.engineIo();
+        Target a = g.snapshot().all().get(0);
+        Target b = g.snapshot().all().get(1);
+        learn(s, "0{\"sid\":\"a1\",\"pingInterval\":1000,\"pingTimeout\":1000}", a, 0);
+        learn(s, "0{\"sid\":\"a2\",\"pingInterval\":25000,\"pingTimeout\":20000}", a, 0);
+        learn(s, "0{\"sid\":\"b1\",\"pingInterval\":25000,\"pingTimeout\":20000}", b, 0);
+        assertEquals(java.util.Map.of(a, 2, b, 1), s.countByTarget(S));
+        // a1 idle past 1 + 1 + 5 s: no longer counted, even before a sweep drops it.
+        assertEquals(java.util.Map.of(a, 1, b, 1), s.countByTarget(8 * S));
+    }
+
+    @Test
     void learnsFromTheFirstFrameOfAWebSocketFirstSession() {
         TargetGroup g = group(100);
         EngineIoSessions s = g.engineIo();

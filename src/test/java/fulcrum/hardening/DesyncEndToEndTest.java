@@ -44,7 +44,9 @@ class DesyncEndToEndTest {
             balancers.put(m, FulcrumFixture.start(
                     "fulcrum { io-threads = 1, shutdown-grace = 1s\n"
                     + "listeners = [{ name = test, bind = \"127.0.0.1:0\", default-target-group = app,"
-                    + " desync-mitigation-mode = " + m.name().toLowerCase(Locale.ROOT) + " }]\n"
+                    + " desync-mitigation-mode = " + m.name().toLowerCase(Locale.ROOT)
+                    // The corpus is HTTP/1.1's: with HTTP/2 on, its h2-preface case would start HTTP/2.
+                    + ", http2.enabled = false }]\n"
                     + "target-groups.app { targets = [\"" + backend.address() + "\"], health-check.enabled = false } }"));
         }
     }

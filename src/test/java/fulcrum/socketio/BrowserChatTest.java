@@ -1,10 +1,12 @@
 package fulcrum.socketio;
 
 import fulcrum.testing.FulcrumFixture;
+import fulcrum.testing.TestCerts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +33,8 @@ class BrowserChatTest {
     private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     private static final long DRIVER_TIMEOUT_SECONDS = 120;
 
+    @TempDir
+    static Path certDir;
     private ChatCluster cluster;
     private FulcrumFixture lb;
 
@@ -58,10 +62,31 @@ class BrowserChatTest {
 
     @Test
     void twoBrowsersOnDifferentServersChatThroughFulcrum() throws Exception {
+        chat(lb.url("/"), "http/1.1");
+    }
+
+    /** Over HTTPS the browser takes HTTP/2 (ALPN): the page and Socket.IO's polls come over h2. */
+    @Test
+    void overHttpsTheBrowserSpeaksHttp2() throws Exception {
+        TestCerts.Cert cert = TestCerts.generate(certDir, "lb", "lb.test", "dns:lb.test,ip:127.0.0.1");
+        lb.close();
+        lb = FulcrumFixture.start("""
+                fulcrum { io-threads = 2, shutdown-grace = 1s
+                  listeners = [{ name = https, bind = "127.0.0.1:0", default-target-group = app
+                                 tls { certificates = [{ cert = "%s", key = "%s" }] } }]
+                  target-groups.app { targets = ["127.0.0.1:%d", "127.0.0.1:%d"]
+                    health-check { path = "/health", interval = 300ms, timeout = 250ms,
+                                   healthy-threshold = 2, unhealthy-threshold = 2 }
+                    stickiness { enabled = true, type = lb-cookie-and-engine-io, secret = "browser-test-secret" } }
+                }""".formatted(cert.certFile(), cert.keyFile(), cluster.port(0), cluster.port(1)));
+        chat("https://127.0.0.1:" + lb.port() + "/", "h2");
+    }
+
+    private void chat(String url, String protocol) throws Exception {
         Path out = ChatCluster.repoRoot().resolve("target/browser");
         Files.createDirectories(out);
         Path log = out.resolve("driver.log");
-        Process driver = new ProcessBuilder("node", "chat.js", "--url", lb.url("/"), "--out", out.toString(),
+        Process driver = new ProcessBuilder("node", "chat.js", "--url", url, "--out", out.toString(),
                                             "--chromium", CHROMIUM.toString())
                 .directory(browserDir().toFile())
                 .redirectErrorStream(true)
@@ -84,6 +109,7 @@ class BrowserChatTest {
             assertEquals("connected", page.get("status"), () -> "connected: " + page);
             assertTrue(servers.contains((String) page.get("server")), () -> "a chat server: " + page);
             assertTrue(((List<?>) page.get("cookies")).contains("FULCRUM"), () -> "kept the lb-cookie: " + page);
+            assertEquals(List.of(protocol), page.get("protocols"), () -> "the page and its polls over " + protocol);
             assertTrue(((List<?>) page.get("messages")).stream()
                                .anyMatch(m -> String.valueOf(m).contains((String) result.get("message"))),
                        () -> "shows the message: " + page);

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -33,18 +34,25 @@ public final class ChatCluster implements AutoCloseable {
     private final int redisPort;
     private final List<Integer> ports;
     private final Process[] servers;
+    private final Map<String, String> env;
 
-    private ChatCluster(Path chatDir, Path logDir, Process redis, int redisPort, int servers) {
+    private ChatCluster(Path chatDir, Path logDir, Process redis, int redisPort, int servers, Map<String, String> env) {
         this.chatDir = chatDir;
         this.logDir = logDir;
         this.redis = redis;
         this.redisPort = redisPort;
         this.ports = new ArrayList<>(servers);
         this.servers = new Process[servers];
+        this.env = Map.copyOf(env);
     }
 
     /** Starts Redis and {@code servers} chat servers; returns once every one accepts connections. */
     public static ChatCluster start(int servers) throws IOException, InterruptedException {
+        return start(servers, Map.of());
+    }
+
+    /** As {@link #start(int)}, with more environment for every server (PING_INTERVAL, PING_TIMEOUT). */
+    public static ChatCluster start(int servers, Map<String, String> env) throws IOException, InterruptedException {
         if (servers < 1) {
             throw new IllegalArgumentException("servers: " + servers + " (expected: >= 1)");
         }
@@ -54,7 +62,7 @@ public final class ChatCluster implements AutoCloseable {
         Files.createDirectories(logDir);
 
         Started redis = startRedis(logDir);
-        ChatCluster cluster = new ChatCluster(chatDir, logDir, redis.process(), redis.port(), servers);
+        ChatCluster cluster = new ChatCluster(chatDir, logDir, redis.process(), redis.port(), servers, env);
         try {
             for (int i = 0; i < servers; i++) {
                 cluster.startServer(i, 0);
@@ -150,6 +158,7 @@ public final class ChatCluster implements AutoCloseable {
             pb.environment().put("HOST", "127.0.0.1");
             pb.environment().put("REDIS_URL", "redis://127.0.0.1:" + redisPort);
             pb.environment().put("SERVER_ID", "chat-" + port);
+            pb.environment().putAll(env);
             Process p = pb.start();
             try {
                 awaitLine(p, log, "listening on ");
@@ -253,7 +262,7 @@ public final class ChatCluster implements AutoCloseable {
     }
 
     /** Why the chat fixtures cannot run here, or null when they can. */
-    static String missingPrerequisite() {
+    public static String missingPrerequisite() {
         Path modules = chatDir().resolve("node_modules");
         if (!Files.isDirectory(modules.resolve("socket.io"))) {
             return modules + " is missing: run scripts/setup-test-deps";

@@ -1,0 +1,113 @@
+package fulcrum.h2;
+
+import fulcrum.proxy.ExchangeObserver;
+import fulcrum.testing.FulcrumFixture;
+import fulcrum.testing.H2Wire;
+import fulcrum.testing.H2Wire.Frame;
+import fulcrum.testing.HttpBackend;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2Settings;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The listener's request limits and the group's response timeout hold for HTTP/2 streams too. */
+class Http2LimitsTest {
+    private static HttpBackend backend;
+    private static FulcrumFixture lb;
+
+    @BeforeAll
+    static void start() throws Exception {
+        backend = HttpBackend.start("a");
+        lb = FulcrumFixture.start("""
+                fulcrum { io-threads = 1, shutdown-grace = 1s
+                  listeners = [{ name = h2, bind = "127.0.0.1:0", default-target-group = app,
+                                 max-body-size = 1KiB, max-request-line = 1KiB }]
+                  target-groups.app { targets = ["%s"], health-check.enabled = false, response-timeout = 1s }
+                }""".formatted(backend.address()));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (lb != null) {
+            lb.close();
+        }
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    /** The status of stream 1's response (0 when it got none) and what else came. */
+    private static List<Frame> answer(H2Wire c) throws Exception {
+        return c.read(f -> f.stream() == 1 && (f.status() != 0 || f.type().equals("RST_STREAM")), 10_000);
+    }
+
+    private static int status(List<Frame> frames) {
+        return frames.stream().filter(f -> f.stream() == 1 && f.status() != 0).mapToInt(Frame::status).findFirst()
+                .orElse(0);
+    }
+
+    @Test
+    void aBodyPastTheLimitGets413WithOrWithoutALength() throws Exception {
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            Http2Headers h = H2Wire.get(lb.port(), "/sink").method("POST").setInt("content-length", 5000);
+            c.headers(1, h, false).flush();
+            assertEquals(413, status(answer(c)));
+        }
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/sink").method("POST"), false).data(1, new byte[600], false)
+             .data(1, new byte[600], false).flush();
+            assertEquals(413, status(answer(c)));
+        }
+    }
+
+    @Test
+    void aLongPathGets414AndAHugeHeaderList431() throws Exception {
+        List<ExchangeObserver.ExchangeRecord> records = new CopyOnWriteArrayList<>();
+        lb.balancer().listenerContexts().get(0).observer(new ExchangeObserver() {
+            @Override
+            public void exchangeEnded(ExchangeRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void tunnelClosed(TunnelRecord r) {
+            }
+        });
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/" + "p".repeat(2000)), true).flush();
+            assertEquals(414, status(answer(c)));
+        }
+        ExchangeObserver.ExchangeRecord refused = records.get(0);
+        assertEquals(414, refused.status(), "the refusal is in the access log: " + refused);
+        assertEquals("HTTP/2.0", refused.protocol());
+        assertEquals(null, refused.target());
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/").add("x-big", "v".repeat(70_000)), true).flush();
+            assertEquals(431, status(answer(c)));
+        }
+        int before = backend.requests();
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/after"), true).flush();
+            assertEquals(200, status(answer(c)));
+        }
+        assertEquals(before + 1, backend.requests(), "only the good request reached the target");
+    }
+
+    @Test
+    void aSilentTargetGets504OnItsStreamAlone() throws Exception {
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/hang"), true).flush();
+            c.headers(3, H2Wire.get(lb.port(), "/ok"), true).flush();
+            List<Frame> frames = c.read(f -> f.stream() == 1 && f.endStream(), 10_000);
+            assertTrue(frames.stream().anyMatch(f -> f.stream() == 3 && f.status() == 200), frames.toString());
+            assertEquals(504, status(frames), frames.toString());
+        }
+    }
+}
