@@ -1,6 +1,7 @@
 package fulcrum.socketio;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.http.HttpResponse;
@@ -183,6 +184,11 @@ class ClusterTest {
         awaitTrue(() -> servedBy(c, thirdId), 10_000, "C routes to it after its restart");
         System.out.printf("cluster: C routed to %s again %d ms after its admin API was up%n", third,
                           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restarted));
+        // A reload keeps it too: the file is the base, the overlay stays over it.
+        HttpResponse<String> reload = c.admin("POST", "/reload", null);
+        assertEquals(200, reload.statusCode(), reload.body());
+        assertFalse(reload.body().contains(third), "the reload did not touch it: " + reload.body());
+        assertTrue(routable(c, third), "still routable after a reload");
 
         // Deregistered through B: A and C drain it.
         assertEquals(202, b.admin("DELETE", GROUP + "/" + third, null).statusCode());
@@ -234,6 +240,10 @@ class ClusterTest {
             }
             System.out.printf("cluster: redis stopped (SIGSTOP): slowest answer to an unknown sid %d ms%n", slowest);
             assertTrue(slowest < 1_000, "a request waited on a stopped Redis: " + slowest + " ms");
+            for (ClusterInstance i : instances) {
+                awaitTrue(() -> i.admin("GET", "/healthz", null).body().contains("\"redis\":\"up\""), 15_000,
+                          i.name + " sees redis answer again after SIGCONT");
+            }
 
             Map<String, Long> saidBefore = new java.util.HashMap<>();
             for (ClusterInstance i : instances) {
