@@ -77,6 +77,12 @@ async function main() {
     cors: { origin: true, credentials: true },
   });
   io.on('connection', (socket) => onConnection(io, socket));
+  // One line per request Engine.IO turns away ("Session ID unknown" when a balancer sends a
+  // session's request to the wrong server), for tests and operators to count.
+  io.engine.on('connection_error', (err) => {
+    const req = err.req || {};
+    console.log(`${SERVER_ID} connection_error ${err.code} ${err.message}: ${req.method} ${req.url}`);
+  });
 
   await new Promise((resolve, reject) => {
     httpServer.once('error', reject);

@@ -39,9 +39,11 @@ final class AccessLog implements ExchangeObserver {
     private final LongAdder dropped = new LongAdder();
     private final Thread writer;
     private volatile boolean running = true;
+    private final boolean json;
 
-    private AccessLog(OutputStreamAppender<ILoggingEvent> installed, int queueSize) {
+    private AccessLog(OutputStreamAppender<ILoggingEvent> installed, int queueSize, AccessLogSettings.Format format) {
         this.installed = installed;
+        this.json = format == AccessLogSettings.Format.JSON;
         this.queue = PlatformDependent.newFixedMpscQueue(queueSize);
         this.writer = new Thread(this::write, "fulcrum-access-log");
         writer.setDaemon(true);
@@ -56,12 +58,12 @@ final class AccessLog implements ExchangeObserver {
     static AccessLog start(AccessLogSettings s) {
         if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext lc)) {
             log.warn("access log: Logback is not the SLF4J backend; lines go wherever {} is configured", LOGGER);
-            return new AccessLog(null, s.queueSize());
+            return new AccessLog(null, s.queueSize(), s.format());
         }
         ch.qos.logback.classic.Logger logger = lc.getLogger(LOGGER);
         if (logger.iteratorForAppenders().hasNext()) {
             log.info("access log: using the appenders the Logback configuration gives {}", LOGGER);
-            return new AccessLog(null, s.queueSize());
+            return new AccessLog(null, s.queueSize(), s.format());
         }
         AccessLogLayout layout = new AccessLogLayout();
         layout.setContext(lc);
@@ -92,7 +94,7 @@ final class AccessLog implements ExchangeObserver {
         logger.setLevel(Level.INFO);
         log.info("access log: {} lines to {}", s.format().name().toLowerCase(java.util.Locale.ROOT),
                  s.file() == null ? "standard output" : s.file());
-        return new AccessLog(out, s.queueSize());
+        return new AccessLog(out, s.queueSize(), s.format());
     }
 
     @Override
@@ -114,6 +116,28 @@ final class AccessLog implements ExchangeObserver {
         }
     }
 
+    /** An ejection is a line of its own, already formatted (rare: no need to defer the work). */
+    @Override
+    public void ejected(String group, String target, java.time.Duration duration, String reason) {
+        String time = java.time.Instant.now().toString();
+        double seconds = duration.toMillis() / 1000.0;
+        String line = json
+                ? "{\"type\":\"ejection\",\"time\":\"" + time + "\",\"target_group\":\"" + group + "\",\"target\":\""
+                  + target + "\",\"ejection_seconds\":" + seconds + ",\"reason\":\"" + reason + "\"}"
+                : "ejection " + time + " " + group + " " + target + " " + seconds + " \"" + reason + "\"";
+        if (!queue.offer(new EjectionLine(line))) {
+            dropped.increment();
+        }
+    }
+
+    /** A line written as it is. */
+    private record EjectionLine(String line) {
+        @Override
+        public String toString() {
+            return line;
+        }
+    }
+
     /** Records dropped because the queue was full. */
     long dropped() {
         return dropped.sum();
@@ -126,7 +150,11 @@ final class AccessLog implements ExchangeObserver {
             Object r;
             int n = 0;
             while ((r = queue.poll()) != null) {
-                access.info(r instanceof TunnelRecord ? TUNNEL : REQUEST, r);
+                if (r instanceof EjectionLine e) {
+                    access.info(e.line());
+                } else {
+                    access.info(r instanceof TunnelRecord ? TUNNEL : REQUEST, r);
+                }
                 n++;
             }
             if (n > 0) {

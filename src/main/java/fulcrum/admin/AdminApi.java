@@ -284,7 +284,10 @@ final class AdminApi {
         Json.quote(b, t.since().toString());
         return b.append(",\"open_connections\":").append(t.openConnections()).append(",\"tunnels\":")
                 .append(t.tunnels()).append(",\"outstanding_requests\":").append(t.outstandingRequests())
-                .append(",\"requests_served\":").append(t.requestsServed());
+                .append(",\"requests_served\":").append(t.requestsServed())
+                .append(",\"ejected\":").append(t.ejected(System.nanoTime()))
+                .append(",\"ejected_for_seconds\":").append(t.ejectionLeft(System.nanoTime()).toMillis() / 1000.0)
+                .append(",\"ejections\":").append(t.ejections());
     }
 
     private static void strings(StringBuilder b, List<String> list) {

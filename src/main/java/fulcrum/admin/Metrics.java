@@ -13,6 +13,7 @@ import fulcrum.server.Balancer;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -113,6 +114,20 @@ final class Metrics {
                 .help("Targets failing their health checks (ALB's UnHealthyHostCount)").labelNames("target_group")
                 .callback(cb -> eachGroup((g, counts) -> cb.call(counts.get(HealthState.UNHEALTHY), g.name())))
                 .build());
+        registry.register(CounterWithCallback.builder().name("fulcrum_outlier_ejections_total")
+                .help("Times outlier detection ejected each target").labelNames("target_group", "target")
+                .callback(cb -> eachTarget((g, t) -> cb.call(t.ejections(), g.name(), t.id()))).build());
+        registry.register(GaugeWithCallback.builder().name("fulcrum_ejected_targets")
+                .help("Targets outlier detection keeps out of rotation now").labelNames("target_group")
+                .callback(cb -> {
+                    Balancer b = balancer;
+                    if (b != null) {
+                        long now = System.nanoTime();
+                        for (TargetGroup g : b.targetGroups().values()) {
+                            cb.call(g.snapshot().all().stream().filter(t -> t.ejected(now)).count(), g.name());
+                        }
+                    }
+                }).build());
         registry.register(GaugeWithCallback.builder().name("fulcrum_targets")
                 .help("Targets by state").labelNames("target_group", "state")
                 .callback(cb -> eachGroup((g, counts) -> counts.forEach(

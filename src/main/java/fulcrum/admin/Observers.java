@@ -56,6 +56,12 @@ final class Observers {
                 a.connectFailed(group, target);
                 b.connectFailed(group, target);
             }
+
+            @Override
+            public void ejected(String group, String target, java.time.Duration duration, String reason) {
+                a.ejected(group, target, duration, reason);
+                b.ejected(group, target, duration, reason);
+            }
         };
     }
 }

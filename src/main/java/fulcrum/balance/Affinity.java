@@ -9,9 +9,10 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The target of one request: the one its session is bound to when that is still routable (the
- * lb-cookie first, then the Engine.IO sid), the group's selector otherwise. Remembers what the
- * response must do for the session (set a cookie, learn a sid).
+ * The target of one request: the one its session is bound to while that target {@linkplain
+ * Snapshot#keeps keeps its sessions} (the lb-cookie first, then the Engine.IO sid), the group's
+ * selector otherwise. Remembers what the response must do for the session (set a cookie, learn a
+ * sid).
  */
 public final class Affinity {
     private boolean setCookie;
@@ -47,6 +48,9 @@ public final class Affinity {
     public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
         Snapshot snap = group.snapshot();
         StickinessSettings stickiness = group.settings().stickiness();
+        // A CORS preflight carries no cookie and starts nothing: a cookie set on it would be dropped.
+        boolean preflight = request.method() == HttpMethod.OPTIONS
+                            && request.headers().contains(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD);
         if (stickiness.usesEngineIo()) {
             String uri = request.uri();
             sid = EngineIoSessions.sid(uri);
@@ -64,15 +68,15 @@ public final class Affinity {
                 CookieHeaders.stripCookie(request.headers(), group.cookie().name());
             }
             Target t = m.target();
-            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(tried, t) && snap.keeps(t)) {
                 setCookie = m.renew();
                 return t;
             }
-            setCookie = true;
+            setCookie = !preflight;
         }
         if (sid != null) {
             Target t = group.engineIo().lookup(sid, System.nanoTime());
-            if (t != null && !Selector.tried(tried, t) && snap.isRoutable(t)) {
+            if (t != null && !Selector.tried(tried, t) && snap.keeps(t)) {
                 sessionTarget = true;
                 return t;
             }
@@ -81,7 +85,11 @@ public final class Affinity {
                 group.engineIo().forget(sid);
             }
         }
-        return group.selector().select(snap, tried);
+        // Whether this request starts a session: with a cookie, any request but a preflight (it
+        // gets a cookie); with Engine.IO sids alone, a handshake.
+        boolean newSession = !stickiness.enabled()
+                             || (stickiness.usesCookie() ? !preflight : engineIoHandshake || engineIoWebSocket);
+        return group.selector().select(snap, tried, newSession);
     }
 
     /** Whether the response must carry a (new or renewed) sticky cookie. */

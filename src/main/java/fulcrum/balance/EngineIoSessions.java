@@ -76,7 +76,9 @@ public final class EngineIoSessions {
             return null;
         }
         if (nowNanos - s.lastSeen > s.idleNanos) {
-            sessions.remove(sid, s);
+            if (sessions.remove(sid, s)) {
+                s.target.engineIoSessionRemoved();
+            }
             return null;
         }
         s.lastSeen = nowNanos;
@@ -112,7 +114,7 @@ public final class EngineIoSessions {
         if (t == null || sessions.size() >= maxSessions || sessions.containsKey(sid)) {
             return t;
         }
-        sessions.put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+        put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
         return t;
     }
 
@@ -129,7 +131,16 @@ public final class EngineIoSessions {
         }
         Target t = snapshot.byId(shared.targetId());
         if (t != null && (s != null || sessions.size() < maxSessions)) {
-            sessions.put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+            put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+        }
+    }
+
+    /** Keeps {@code s}, counting it on its target (and no longer on the one it replaces). */
+    private void put(String sid, Session s) {
+        s.target.engineIoSessionAdded();
+        Session previous = sessions.put(sid, s);
+        if (previous != null) {
+            previous.target.engineIoSessionRemoved();
         }
     }
 
@@ -175,25 +186,37 @@ public final class EngineIoSessions {
                 return false;
             }
         }
-        sessions.put(sid, new Session(target, (idleMs + MARGIN_MS) * 1_000_000L, nowNanos));
+        target.engineIoSessionAdded();
+        Session previous = sessions.put(sid, new Session(target, (idleMs + MARGIN_MS) * 1_000_000L, nowNanos));
+        if (previous != null) {
+            previous.target.engineIoSessionRemoved();
+        }
         store.put(scope, sid, target.id(), idleMs + MARGIN_MS);
         return true;
     }
 
     /** Forgets {@code sid} here only (its target is not routable from here). */
     public void forget(String sid) {
-        sessions.remove(sid);
+        Session s = sessions.remove(sid);
+        if (s != null) {
+            s.target.engineIoSessionRemoved();
+        }
     }
 
     /** Forgets {@code sid} here and in the shared store: its own target no longer knows it. */
     public void ended(String sid) {
-        sessions.remove(sid);
+        forget(sid);
         store.remove(scope, sid);
     }
 
     /** Drops expired sessions. */
     public void sweep(long nowNanos) {
-        sessions.entrySet().removeIf(e -> nowNanos - e.getValue().lastSeen > e.getValue().idleNanos);
+        for (var e : sessions.entrySet()) {
+            Session s = e.getValue();
+            if (nowNanos - s.lastSeen > s.idleNanos && sessions.remove(e.getKey(), s)) {
+                s.target.engineIoSessionRemoved();
+            }
+        }
     }
 
     public int size() {

@@ -7,29 +7,40 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the group so that an idle group still spreads evenly.
  */
 final class LeastOutstandingSelector implements Selector {
-    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicInteger sessions = new AtomicInteger();
+    private final AtomicInteger others = new AtomicInteger();
 
     @Override
-    public Target select(Snapshot snapshot, java.util.List<Target> tried) {
+    public Target select(Snapshot snapshot, java.util.List<Target> tried, boolean newSession) {
         Target[] targets = snapshot.weightedArray();
         int n = targets.length;
         if (n == 0) {
             return null;
         }
-        int start = next.getAndIncrement() & Integer.MAX_VALUE;
+        int start = (newSession ? sessions : others).getAndIncrement() & Integer.MAX_VALUE;
+        boolean warming = snapshot.warming();
+        boolean ejections = snapshot.anyEjected();
+        long now = warming || ejections ? System.nanoTime() : 0;
         Target best = null;
         double bestLoad = Double.MAX_VALUE;
+        Target fallback = null;
         for (int i = 0; i < n; i++) {
             Target t = targets[(start + i) % n];
             if (Selector.tried(tried, t)) {
                 continue;
             }
-            double load = (t.outstandingRequests() + 1) / (double) Math.max(1, t.weight());
+            if (ejections && snapshot.ejected(t, now)) {
+                fallback = fallback == null ? t : fallback;
+                continue;
+            }
+            // In slow start a target's weight grows with its share, as HAProxy's slowstart does.
+            double weight = Math.max(1, t.weight()) * (warming ? Math.max(0.001, snapshot.share(t, now)) : 1.0);
+            double load = (t.outstandingRequests() + 1) / weight;
             if (load < bestLoad) {
                 best = t;
                 bestLoad = load;
             }
         }
-        return best;
+        return best != null ? best : fallback;
     }
 }

@@ -7,9 +7,17 @@ public interface Selector {
 
     /**
      * A routable target not in {@code tried} (the targets a retried request already failed on;
-     * null when none), or null when the snapshot has none to offer.
+     * null when none), or null when the snapshot has none to offer. {@code newSession}: whether
+     * the request starts a session (always, in a group without stickiness). Only those advance
+     * the choice of target for sessions; the others (CORS preflights, requests outside any
+     * session) take turns of their own, so however many of them a client sends, sessions still
+     * spread evenly.
      */
-    Target select(Snapshot snapshot, java.util.List<Target> tried);
+    Target select(Snapshot snapshot, java.util.List<Target> tried, boolean newSession);
+
+    default Target select(Snapshot snapshot, java.util.List<Target> tried) {
+        return select(snapshot, tried, true);
+    }
 
     static boolean tried(java.util.List<Target> tried, Target t) {
         return tried != null && tried.contains(t);
@@ -19,6 +27,7 @@ public interface Selector {
         return switch (algorithm) {
             case ROUND_ROBIN -> new RoundRobinSelector();
             case LEAST_OUTSTANDING_REQUESTS -> new LeastOutstandingSelector();
+            case LEAST_CONNECTIONS -> new LeastConnectionsSelector();
         };
     }
 }

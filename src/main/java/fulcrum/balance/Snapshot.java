@@ -14,6 +14,15 @@ import java.util.Map;
  * healthy, the {@code initial} ones, so a balancer that has just started serves while its first
  * checks run; when there is neither, every target that is not draining (fail open, as ALB does:
  * a guess beats a certain 503).
+ *
+ * <p>Sessions (a sticky cookie, an Engine.IO sid) are not new requests: a session's request can
+ * only be served by its own target, anywhere else it meets "Session ID unknown". So a target
+ * {@linkplain #keeps keeps} its sessions on wider terms than it takes new ones: while it is
+ * healthy or initial, while no target of the group is healthy (initial only, or failing open:
+ * none is proven better), and while it is unhealthy but its latest check passed (on its way
+ * back; an answer to live traffic counts, so sessions placed while failing open stay). The tiers of new requests change as the first checks come in one target at a time;
+ * what keeps a session must not, or a balancer started before its targets breaks the sessions it
+ * placed itself.
  */
 public final class Snapshot {
     private final List<Target> all;
@@ -24,10 +33,25 @@ public final class Snapshot {
     private final Target[] weighted;
     private final Map<String, Target> byId;
     private final Map<Long, Target> byCookieToken;
+    /** Targets whose sessions stay on them: see {@link #keeps}. */
+    private final Target[] keeping;
+    /** Targets in slow start and when each began it (System.nanoTime()). */
+    private final Target[] warming;
+    private final long[] warmingSince;
+    private final long slowStartNanos;
+    /** Targets outlier detection ejected and when each ejection ends (System.nanoTime()). */
+    private final Target[] ejected;
+    private final long[] ejectedUntil;
     private final boolean failOpen;
 
     Snapshot(List<Target> all) {
+        this(all, 0);
+    }
+
+    /** {@code slowStartNanos}: the group's slow start window, 0 when off. */
+    Snapshot(List<Target> all, long slowStartNanos) {
         this.all = List.copyOf(all);
+        this.slowStartNanos = slowStartNanos;
         List<Target> healthy = new ArrayList<>();
         List<Target> initial = new ArrayList<>();
         List<Target> live = new ArrayList<>();
@@ -54,6 +78,82 @@ public final class Snapshot {
         this.ring = weightedRing(weighted);
         this.byId = Collections.unmodifiableMap(ids);
         this.byCookieToken = tokens;
+        this.keeping = keeping(all, !healthy.isEmpty());
+        List<Target> warm = new ArrayList<>();
+        for (Target t : routable) {
+            if (slowStartNanos > 0 && t.slowStartSince() != 0) {
+                warm.add(t);
+            }
+        }
+        this.warming = warm.toArray(new Target[0]);
+        this.warmingSince = new long[warming.length];
+        for (int i = 0; i < warming.length; i++) {
+            warmingSince[i] = warming[i].slowStartSince();
+        }
+        long now = System.nanoTime();
+        List<Target> out = new ArrayList<>();
+        for (Target t : all) {
+            if (t.ejected(now)) {
+                out.add(t);
+            }
+        }
+        this.ejected = out.toArray(new Target[0]);
+        this.ejectedUntil = new long[ejected.length];
+        for (int i = 0; i < ejected.length; i++) {
+            ejectedUntil[i] = ejected[i].ejectedUntil();
+        }
+    }
+
+    /** Whether some target was ejected when this snapshot was made: selectors then ask {@link #ejected}. */
+    boolean anyEjected() {
+        return ejected.length > 0;
+    }
+
+    /**
+     * Whether outlier detection keeps {@code t} out of rotation at {@code nowNanos}. An ejection
+     * ends by time alone, so no new snapshot is needed for the target to come back.
+     */
+    boolean ejected(Target t, long nowNanos) {
+        for (int i = 0; i < ejected.length; i++) {
+            if (ejected[i] == t) {
+                return nowNanos - ejectedUntil[i] < 0;
+            }
+        }
+        return false;
+    }
+
+    /** Whether some routable target is in slow start: selectors then weigh {@link #share}. */
+    boolean warming() {
+        return warming.length > 0;
+    }
+
+    /**
+     * The part of its full share of new requests and sessions {@code t} takes now: rising linearly
+     * from 0 to 1 over the slow start window after it turned healthy, 1 for every other target.
+     */
+    double share(Target t, long nowNanos) {
+        for (int i = 0; i < warming.length; i++) {
+            if (warming[i] == t) {
+                long elapsed = nowNanos - warmingSince[i];
+                return elapsed >= slowStartNanos ? 1.0 : Math.max(0.0, elapsed / (double) slowStartNanos);
+            }
+        }
+        return 1.0;
+    }
+
+    private static Target[] keeping(List<Target> all, boolean anyHealthy) {
+        List<Target> keep = new ArrayList<>();
+        for (Target t : all) {
+            boolean keeps = switch (t.state()) {
+                case HEALTHY, UNUSED, INITIAL -> true;
+                case UNHEALTHY -> !anyHealthy || t.lastCheckPassed();
+                case DRAINING -> false;
+            };
+            if (keeps) {
+                keep.add(t);
+            }
+        }
+        return keep.toArray(new Target[0]);
     }
 
     private static Target[] weightedRing(Target[] targets) {
@@ -95,6 +195,22 @@ public final class Snapshot {
     public boolean isRoutable(Target t) {
         for (Target r : routable) {
             if (r == t) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether a session bound to {@code t} (by cookie or Engine.IO sid) continues there. Wider
+     * than {@link #isRoutable}: see the class comment.
+     */
+    public boolean keeps(Target t) {
+        if (anyEjected() && ejected(t, System.nanoTime())) {
+            return false; // found failing by live traffic: its sessions move
+        }
+        for (Target k : keeping) {
+            if (k == t) {
                 return true;
             }
         }

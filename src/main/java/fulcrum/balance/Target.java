@@ -23,12 +23,28 @@ public final class Target {
     private volatile HealthState state;
     private volatile String reason = "registered";
     private volatile Instant since = Instant.now();
+    /** Whether its latest check (probe or live traffic) passed: an unhealthy target on its way back. */
+    private volatile boolean lastCheckPassed;
+    /** Registered after its group was made (admin API, reload, DNS): it joins, and may slow-start. */
+    private volatile boolean joined;
+    /** System.nanoTime() when its slow start began; 0 when it is not in slow start. */
+    private volatile long slowStartSince;
+    /** Outlier detection: answers in a row of each kind, from live traffic on any loop. */
+    final AtomicInteger consecutive5xx = new AtomicInteger();
+    final AtomicInteger consecutiveGatewayFailures = new AtomicInteger();
+    /** System.nanoTime() its ejection ends; 0 when it was never ejected. Written under the group's lock. */
+    private volatile long ejectedUntil;
+    /** Ejections counting towards the next one's length; written under the group's lock. */
+    int ejectionLevel;
+    private final LongAdder ejections = new LongAdder();
 
     /** Requests sent and not yet answered; read by least-outstanding-requests. */
     final AtomicInteger outstanding = new AtomicInteger();
     private final LongAdder requests = new LongAdder();
     private final AtomicInteger openConnections = new AtomicInteger();
     private final AtomicInteger tunnels = new AtomicInteger();
+    /** Engine.IO sessions remembered on this target (engine-io stickiness only). */
+    private final AtomicInteger engineIoSessions = new AtomicInteger();
 
     /**
      * {@code id} is the address as configured for an IP literal, and the resolved "ip:port" for a
@@ -84,6 +100,55 @@ public final class Target {
         this.since = Instant.now();
     }
 
+    long ejectedUntil() {
+        return ejectedUntil;
+    }
+
+    void ejectedUntil(long nanos) {
+        this.ejectedUntil = nanos;
+        ejections.increment();
+    }
+
+    /** Whether outlier detection keeps it out of rotation now. */
+    public boolean ejected(long nowNanos) {
+        long until = ejectedUntil;
+        return until != 0 && nowNanos - until < 0;
+    }
+
+    /** How long its ejection still lasts; zero when it is not ejected. */
+    public java.time.Duration ejectionLeft(long nowNanos) {
+        return ejected(nowNanos) ? java.time.Duration.ofNanos(ejectedUntil - nowNanos) : java.time.Duration.ZERO;
+    }
+
+    /** Times outlier detection ejected it. */
+    public long ejections() {
+        return ejections.sum();
+    }
+
+    boolean joined() {
+        return joined;
+    }
+
+    void joined(boolean joined) {
+        this.joined = joined;
+    }
+
+    long slowStartSince() {
+        return slowStartSince;
+    }
+
+    void slowStartSince(long nanos) {
+        this.slowStartSince = nanos;
+    }
+
+    boolean lastCheckPassed() {
+        return lastCheckPassed;
+    }
+
+    void lastCheckPassed(boolean passed) {
+        this.lastCheckPassed = passed;
+    }
+
     /** The opaque, keyed token a sticky cookie carries for this target. */
     long cookieToken() {
         return cookieToken;
@@ -128,6 +193,27 @@ public final class Target {
 
     public int tunnels() {
         return tunnels.get();
+    }
+
+    void engineIoSessionAdded() {
+        engineIoSessions.incrementAndGet();
+    }
+
+    void engineIoSessionRemoved() {
+        engineIoSessions.decrementAndGet();
+    }
+
+    public int engineIoSessions() {
+        return engineIoSessions.get();
+    }
+
+    /**
+     * What least-connections weighs: open WebSocket tunnels, Engine.IO sessions and requests in
+     * flight (a long-poll is one). A session counts with its tunnel or its long-poll, so every
+     * Socket.IO client weighs about the same on whichever target.
+     */
+    public int connectionLoad() {
+        return tunnels.get() + engineIoSessions.get() + outstanding.get();
     }
 
     @Override

@@ -60,7 +60,7 @@ public final class TargetGroup {
         for (TargetSpec spec : settings.targets()) {
             targets.addAll(newTargets(spec));
         }
-        this.snapshot = new Snapshot(targets);
+        this.snapshot = snapshotOf(targets);
     }
 
     /**
@@ -130,6 +130,8 @@ public final class TargetGroup {
                 }
                 for (Target t : newTargets(spec)) {
                     if (snapshot.byId(t.id()) == null) {
+                        t.joined(true);
+                        startSlowStartIfJoining(t, all);
                         all.add(t);
                         changed = true;
                         log.info("target group {}: target {} ({}) appeared in DNS", name, t, a.host());
@@ -138,7 +140,7 @@ public final class TargetGroup {
                 }
             }
             if (changed) {
-                publish(new Snapshot(all));
+                publish(snapshotOf(all));
             }
         }
         appeared.forEach(t -> membership(t, true, "appeared in DNS"));
@@ -206,7 +208,12 @@ public final class TargetGroup {
                 return; // a draining target only leaves by being removed
             }
             target.state(to, reason);
-            publish(new Snapshot(snapshot.all()));
+            if (to == HealthState.HEALTHY && (from == HealthState.UNHEALTHY || target.joined())) {
+                startSlowStart(target, snapshot.all());
+            } else if (to != HealthState.HEALTHY) {
+                target.slowStartSince(0);
+            }
+            publish(snapshotOf(snapshot.all()));
         }
         log.info("target group {}: target {} {} -> {} ({})", name, target, from.label(), to.label(), reason);
         for (Listener l : listeners) {
@@ -214,7 +221,107 @@ public final class TargetGroup {
         }
     }
 
-    /** Adds a target at runtime; it starts initial (or unused without health checks). */
+    /** An ejection outlier detection made: for the log, metrics and access log. */
+    public record Ejection(Target target, java.time.Duration duration, String reason) {
+    }
+
+    /**
+     * What live traffic got from {@code target}: its status, or Fulcrum's own 502/504 when it
+     * could not connect, was reset or stayed silent ({@code gatewayFailure}). An answer from an
+     * unhealthy target is a passed check for {@link Snapshot#keeps}: failing open placed sessions
+     * there, and they must survive another target turning healthy first. Counts towards outlier
+     * detection; returns the ejection it caused, or null.
+     */
+    public Ejection answered(Target target, int status, boolean gatewayFailure) {
+        boolean gateway = gatewayFailure || status == 502 || status == 503 || status == 504;
+        if (!gateway && !target.lastCheckPassed() && target.state() == HealthState.UNHEALTHY) {
+            checked(target, true);
+        }
+        fulcrum.config.OutlierDetectionSettings od = settings.outlierDetection();
+        if (!od.enabled()) {
+            return null;
+        }
+        String reason = null;
+        if (status >= 500 || gateway) {
+            int n = target.consecutive5xx.incrementAndGet();
+            if (od.consecutive5xx() > 0 && n >= od.consecutive5xx()) {
+                reason = n + " consecutive 5xx";
+            }
+        } else if (target.consecutive5xx.get() != 0) {
+            target.consecutive5xx.set(0);
+        }
+        if (gateway) {
+            int n = target.consecutiveGatewayFailures.incrementAndGet();
+            if (od.consecutiveGatewayFailure() > 0 && n >= od.consecutiveGatewayFailure()) {
+                reason = n + " consecutive gateway failures";
+            }
+        } else if (target.consecutiveGatewayFailures.get() != 0) {
+            target.consecutiveGatewayFailures.set(0);
+        }
+        return reason == null ? null : eject(target, reason, od);
+    }
+
+    private Ejection eject(Target target, String reason, fulcrum.config.OutlierDetectionSettings od) {
+        java.time.Duration duration;
+        synchronized (this) {
+            long now = System.nanoTime();
+            Snapshot snap = snapshot;
+            if (target.ejected(now) || !snap.isRoutable(target)) {
+                return null; // out already; an unhealthy or draining target is not ejected too
+            }
+            int live = 0;
+            int ejected = 0;
+            for (Target t : snap.all()) {
+                if (t.state() != HealthState.DRAINING) {
+                    live++;
+                    if (t.ejected(now)) {
+                        ejected++;
+                    }
+                }
+            }
+            if ((ejected + 1) * 100 > od.maxEjectionPercent() * live) {
+                log.debug("target group {}: target {} not ejected ({}): {} of {} ejected already, max-ejection-percent {}",
+                          name, target, reason, ejected, live, od.maxEjectionPercent());
+                return null;
+            }
+            long base = od.baseEjectionTime().toNanos();
+            if (target.ejectedUntil() != 0) {
+                // One level off for each base time it has stayed in since it came back.
+                long in = (now - target.ejectedUntil()) / base;
+                target.ejectionLevel = (int) Math.max(0, target.ejectionLevel - Math.min(in, Integer.MAX_VALUE));
+            }
+            target.ejectionLevel++;
+            long nanos = Math.min(base * target.ejectionLevel, od.maxEjectionTime().toNanos());
+            duration = java.time.Duration.ofNanos(nanos);
+            target.consecutive5xx.set(0);
+            target.consecutiveGatewayFailures.set(0);
+            target.ejectedUntil(now + nanos == 0 ? 1 : now + nanos);
+            publish(snapshotOf(snap.all()));
+        }
+        log.info("target group {}: target {} ejected for {} ms ({})", name, target, duration.toMillis(), reason);
+        return new Ejection(target, duration, reason);
+    }
+
+    /**
+     * The latest check of {@code target} (a probe, or live traffic) passed or failed. An unhealthy
+     * target whose latest check passed keeps its sessions ({@link Snapshot#keeps}), so a change
+     * of it is published.
+     */
+    public void checked(Target target, boolean passed) {
+        if (target.lastCheckPassed() == passed) {
+            return;
+        }
+        synchronized (this) {
+            if (target.lastCheckPassed() == passed || !snapshot.all().contains(target)) {
+                return;
+            }
+            target.lastCheckPassed(passed);
+            if (target.state() == HealthState.UNHEALTHY) {
+                publish(snapshotOf(snapshot.all()));
+            }
+        }
+    }
+
     /**
      * Adds a target at runtime; it starts initial (or unused without health checks). A host name
      * adds one target per address; the first is returned.
@@ -227,8 +334,12 @@ public final class TargetGroup {
             }
         }
         List<Target> all = new ArrayList<>(snapshot.all());
+        for (Target t : added) {
+            t.joined(true);
+            startSlowStartIfJoining(t, all);
+        }
         all.addAll(added);
-        publish(new Snapshot(all));
+        publish(snapshotOf(all));
         for (Target t : added) {
             log.info("target group {}: target {} registered ({})", name, t, t.state().label());
             membership(t, true, "registered");
@@ -242,7 +353,7 @@ public final class TargetGroup {
         if (!all.remove(target)) {
             return false;
         }
-        publish(new Snapshot(all));
+        publish(snapshotOf(all));
         log.info("target group {}: target {} removed", name, target);
         membership(target, false, target.reason());
         return true;
@@ -263,7 +374,7 @@ public final class TargetGroup {
                 return;
             }
             target.state(HealthState.DRAINING, reason);
-            publish(new Snapshot(snapshot.all()));
+            publish(snapshotOf(snapshot.all()));
         }
         log.info("target group {}: target {} {} -> draining ({})", name, target, from.label(), reason);
         for (Listener l : listeners) {
@@ -272,7 +383,43 @@ public final class TargetGroup {
     }
 
     public void updateSettings(TargetGroupSettings next) {
-        this.settings = requireNonNull(next, "settings");
+        synchronized (this) {
+            this.settings = requireNonNull(next, "settings");
+            publish(snapshotOf(snapshot.all()));
+        }
+    }
+
+    private Snapshot snapshotOf(List<Target> targets) {
+        return new Snapshot(targets, settings.slowStart().toNanos());
+    }
+
+    /** A target added with health checks off takes traffic at once: its slow start begins now. */
+    private void startSlowStartIfJoining(Target t, List<Target> others) {
+        if (t.state() == HealthState.UNUSED) {
+            startSlowStart(t, others);
+        }
+    }
+
+    /**
+     * As on ALB: a target that joins or turns healthy again starts slow, unless no other target is
+     * healthy and past its own slow start (then it is all the group has, and a ramp would only
+     * hold traffic back from it). Targets there when the group was made start at full share.
+     */
+    private void startSlowStart(Target t, List<Target> all) {
+        if (settings.slowStart().isZero()) {
+            return;
+        }
+        long now = System.nanoTime();
+        long window = settings.slowStart().toNanos();
+        for (Target o : all) {
+            boolean serving = o.state() == HealthState.HEALTHY || o.state() == HealthState.UNUSED;
+            boolean warm = o.slowStartSince() == 0 || now - o.slowStartSince() >= window;
+            if (o != t && serving && warm) {
+                t.slowStartSince(now == 0 ? 1 : now);
+                log.info("target group {}: target {} slow start over {}", name, t, settings.slowStart());
+                return;
+            }
+        }
     }
 
     private void publish(Snapshot next) {

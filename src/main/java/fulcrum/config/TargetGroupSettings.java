@@ -16,9 +16,10 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                                   StickinessSettings stickiness, Duration connectTimeout,
                                   Duration responseTimeout, Duration keepAliveTimeout, int maxIdleConnections,
                                   int maxRetries, int maxResponseHeaderSize, Duration deregistrationDelay,
-                                  int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval) {
+                                  int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval,
+                                  Duration slowStart, OutlierDetectionSettings outlierDetection) {
 
-    public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS }
+    public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS, LEAST_CONNECTIONS }
 
     public TargetGroupSettings {
         targets = List.copyOf(targets);
@@ -33,7 +34,16 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                 r.integer("max-retries", 0, 10),
                 (int) r.bytes("max-response-header-size", 1024, 1024 * 1024),
                 r.duration("deregistration-delay", true), r.integer("drain-close-rate", 1, 1_000_000),
-                HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false));
+                HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false),
+                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")));
+    }
+
+    private static Duration slowStart(Reader r) {
+        Duration d = r.duration("slow-start", true);
+        if (d.compareTo(Duration.ofMinutes(15)) > 0) {
+            throw r.error("slow-start", d.toSeconds() + "s", "0 (off) to 15m");
+        }
+        return d;
     }
 
     private static List<TargetSpec> targets(Reader r) {

@@ -103,6 +103,7 @@ final class TargetCheck {
                                      : machine.failed(current, hc.unhealthyThreshold());
         log.debug("target group {}: target {} check: {} ({} ok / {} failed in a row)", group.name(), target,
                   r.reason(), machine.consecutiveSuccesses(), machine.consecutiveFailures());
+        group.checked(target, r.healthy());
         if (to != null) {
             group.transition(target, to, r.reason());
         }

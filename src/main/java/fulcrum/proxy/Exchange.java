@@ -339,6 +339,7 @@ final class Exchange {
             String reason = connectFailure(f.cause(), group.settings().connectTimeout());
             log.debug("connect to {} failed: {}", b.target(), reason);
             group.passiveFailure(target, reason);
+            answered(HttpResponseStatus.BAD_GATEWAY.code(), true);
             client.listener().observer().connectFailed(group.name(), target.id());
             retryOrFail(HttpResponseStatus.BAD_GATEWAY);
             return;
@@ -432,6 +433,9 @@ final class Exchange {
         }
         int code = res.status().code();
         targetStatus = code;
+        if (code == 101 || code >= 200) {
+            answered(code, false);
+        }
         if (code == 101) {
             if (!upgrade) {
                 log.debug("unsolicited 101 from {}", target);
@@ -532,6 +536,9 @@ final class Exchange {
      * after, the client connection is closed, since its response cannot be completed.
      */
     private void backendFailed(HttpResponseStatus failure, boolean closedBeforeAnswer) {
+        if (phase != Phase.RESPONDING && phase != Phase.SWITCHING) {
+            answered(failure.code(), true); // reset, silent past the timeout, or not HTTP
+        }
         BackendHandler b = backend;
         backend = null;
         endOnTarget();
@@ -547,6 +554,14 @@ final class Exchange {
             retryOrFail(failure);
         } else {
             respondError(failure);
+        }
+    }
+
+    /** Tells outlier detection what the target's answer was; an ejection it causes is observed. */
+    private void answered(int code, boolean gatewayFailure) {
+        TargetGroup.Ejection e = group.answered(target, code, gatewayFailure);
+        if (e != null) {
+            client.listener().observer().ejected(group.name(), e.target().id(), e.duration(), e.reason());
         }
     }
 

@@ -49,6 +49,10 @@ public interface ExchangeObserver {
     default void connectFailed(String group, String target) {
     }
 
+    /** Outlier detection ejected {@code target} for {@code duration} after this listener's traffic. */
+    default void ejected(String group, String target, java.time.Duration duration, String reason) {
+    }
+
     /**
      * One request and its response.
      *

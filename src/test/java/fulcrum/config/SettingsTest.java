@@ -167,7 +167,19 @@ class SettingsTest {
         assertTrue(m.startsWith("fulcrum.target-groups.chat.health-check.matcher: 200-1000"), m);
         m = error(VALID.replace("stickiness.enabled = true", "algorithm = random"));
         assertTrue(m.startsWith("fulcrum.target-groups.chat.algorithm: random (expected: one of round-robin, "
-                                + "least-outstanding-requests)"), m);
+                                + "least-outstanding-requests, least-connections)"), m);
+    }
+
+    @Test
+    void slowStartAndOutlierDetectionErrors() throws IOException {
+        String m = error(VALID.replace("stickiness.enabled = true", "slow-start = 20m"));
+        assertTrue(m.startsWith("fulcrum.target-groups.chat.slow-start: 1200s (expected: 0 (off) to 15m)"), m);
+        m = error(VALID.replace("stickiness.enabled = true",
+                                "outlier-detection { base-ejection-time = 60s, max-ejection-time = 30s }"));
+        assertTrue(m.startsWith("fulcrum.target-groups.chat.outlier-detection.max-ejection-time: 30000ms "
+                                + "(expected: at least base-ejection-time (60000ms))"), m);
+        m = error(VALID.replace("stickiness.enabled = true", "outlier-detection.max-ejection-percent = 101"));
+        assertTrue(m.startsWith("fulcrum.target-groups.chat.outlier-detection.max-ejection-percent: 101"), m);
     }
 
     @Test

@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ChatCluster implements AutoCloseable {
 
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60); // generous: a loaded machine
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
     private static final int PORT_ATTEMPTS = 5;
     private static final AtomicInteger LOG_SEQ = new AtomicInteger();
@@ -34,6 +34,7 @@ public final class ChatCluster implements AutoCloseable {
     private final int redisPort;
     private final List<Integer> ports;
     private final Process[] servers;
+    private final Path[] logs;
     private final Map<String, String> env;
 
     private ChatCluster(Path chatDir, Path logDir, Process redis, int redisPort, int servers, Map<String, String> env) {
@@ -43,6 +44,7 @@ public final class ChatCluster implements AutoCloseable {
         this.redisPort = redisPort;
         this.ports = new ArrayList<>(servers);
         this.servers = new Process[servers];
+        this.logs = new Path[servers];
         this.env = Map.copyOf(env);
     }
 
@@ -72,6 +74,33 @@ public final class ChatCluster implements AutoCloseable {
             throw e;
         }
         return cluster;
+    }
+
+    /**
+     * Starts Redis and reserves a port for each of {@code servers} chat servers without starting
+     * them; {@link #restart} starts each. For tests that start a balancer before its targets.
+     */
+    public static ChatCluster startRedisOnly(int servers) throws IOException, InterruptedException {
+        if (servers < 1) {
+            throw new IllegalArgumentException("servers: " + servers + " (expected: >= 1)");
+        }
+        Path logDir = repoRoot().resolve("target/chat-logs");
+        Files.createDirectories(logDir);
+        Started redis = startRedis(logDir);
+        ChatCluster cluster = new ChatCluster(repoRoot().resolve("docker/chat"), logDir, redis.process(),
+                redis.port(), servers, Map.of());
+        while (cluster.ports.size() < servers) {
+            int port = freePort();
+            if (!cluster.ports.contains(port)) {
+                cluster.ports.add(port);
+            }
+        }
+        return cluster;
+    }
+
+    /** The log of server {@code i}'s latest start, or null before its first. */
+    public Path log(int i) {
+        return logs[i];
     }
 
     /** The chat servers' ports, in index order. */
@@ -168,6 +197,7 @@ public final class ChatCluster implements AutoCloseable {
                 continue;
             }
             servers[i] = p;
+            logs[i] = log;
             if (i < ports.size()) {
                 ports.set(i, port);
             } else {
