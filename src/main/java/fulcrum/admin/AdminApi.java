@@ -51,7 +51,13 @@ final class AdminApi {
         if (ops.stopping()) {
             return Answer.json(503, "{\"status\":\"stopping\"}\n");
         }
-        return Answer.json(200, "{\"status\":\"ok\"}\n");
+        fulcrum.cluster.Cluster cluster = ops.cluster();
+        if (cluster == null) {
+            return Answer.json(200, "{\"status\":\"ok\"}\n");
+        }
+        // Still ok without Redis: the instance routes with what it knows, and should keep its traffic.
+        StringBuilder b = new StringBuilder("{\"status\":\"ok\",\"cluster\":");
+        return Answer.json(200, cluster(b, cluster).append("}\n"));
     }
 
     Answer handle(Call c) {
@@ -167,6 +173,7 @@ final class AdminApi {
     }
 
     private Answer targets() {
+        fulcrum.cluster.Cluster cluster = ops.cluster();
         StringBuilder b = new StringBuilder("{\"target_groups\":[");
         boolean firstGroup = true;
         for (TargetGroup g : ops.balancer().targetGroups().values()) {
@@ -182,11 +189,77 @@ final class AdminApi {
                 first = false;
                 targetFields(b, t);
                 overview.live(b, g, t, sessions, false);
+                if (cluster != null) {
+                    clusterOf(b, cluster, g.name(), t);
+                }
                 b.append('}');
             }
             b.append("]}");
         }
+        if (cluster != null) {
+            b.append("],\"cluster\":");
+            cluster(b, cluster).setLength(b.length() - 1);
+            b.append(",\"overlay\":[");
+            boolean first = true;
+            for (fulcrum.cluster.OverlayEntry e : cluster.overlay()) {
+                b.append(first ? "" : ",").append("{\"target_group\":");
+                first = false;
+                Json.quote(b, e.group());
+                b.append(",\"target\":");
+                Json.quote(b, e.target());
+                b.append(",\"op\":");
+                Json.quote(b, e.op().label());
+                b.append(",\"weight\":").append(e.weight()).append(",\"at\":");
+                Json.quote(b, java.time.Instant.ofEpochMilli(e.at()).toString());
+                b.append(",\"by\":");
+                Json.quote(b, e.by());
+                b.append('}');
+            }
+            return Answer.json(200, b.append("]}}\n"));
+        }
         return Answer.json(200, b.append("]}\n"));
+    }
+
+    /** Whether the target is in the overlay (registered through the admin API), and the other instances' views of it. */
+    private static void clusterOf(StringBuilder b, fulcrum.cluster.Cluster cluster, String group, Target t) {
+        String op = null;
+        for (fulcrum.cluster.OverlayEntry e : cluster.overlay()) {
+            if (e.group().equals(group) && e.target().equals(t.id())) {
+                op = e.op().label();
+            }
+        }
+        b.append(",\"source\":");
+        Json.quote(b, op == null ? "file" : "overlay (" + op + ")");
+        b.append(",\"peer_states\":{");
+        boolean first = true;
+        for (Map.Entry<String, Map<String, String>> peer : cluster.peerViews().entrySet()) {
+            String state = peer.getValue().get(group + "/" + t.id());
+            if (state != null) {
+                b.append(first ? "" : ",");
+                first = false;
+                Json.quote(b, peer.getKey());
+                b.append(':');
+                Json.quote(b, state);
+            }
+        }
+        b.append('}');
+    }
+
+    /** The cluster's state as one JSON object. */
+    private static StringBuilder cluster(StringBuilder b, fulcrum.cluster.Cluster c) {
+        b.append("{\"instance\":");
+        Json.quote(b, c.instanceId());
+        b.append(",\"redis\":");
+        Json.quote(b, c.redisUp() ? "up" : "down");
+        b.append(",\"since\":");
+        Json.quote(b, c.redisSince().toString());
+        if (!c.redisUp()) {
+            b.append(",\"error\":");
+            Json.quote(b, c.redisLastError());
+        }
+        b.append(",\"peers\":");
+        strings(b, List.copyOf(c.peerViews().keySet()));
+        return b.append('}');
     }
 
     private Answer stateChanges() {

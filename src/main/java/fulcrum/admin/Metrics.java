@@ -155,6 +155,29 @@ final class Metrics {
         this.balancer = b;
     }
 
+    /** The cluster's Redis state and the shared session lookups. */
+    void attach(fulcrum.cluster.Cluster c) {
+        registry.register(GaugeWithCallback.builder().name("fulcrum_cluster_redis_up")
+                .help("Whether the cluster's Redis answers (1) or not (0): sessions and targets are shared only then")
+                .callback(cb -> cb.call(c.redisUp() ? 1 : 0)).build());
+        registry.register(io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                .name("fulcrum_cluster_redis_outages").help("Times the cluster's Redis stopped answering")
+                .callback(cb -> cb.call(c.redisOutages())).build());
+        registry.register(io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                .name("fulcrum_cluster_redis_failures").help("Redis commands that failed or timed out")
+                .callback(cb -> cb.call(c.redisFailures())).build());
+        registry.register(io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+                .name("fulcrum_cluster_session_lookups")
+                .help("Engine.IO sids unknown here looked up in Redis, by result (unanswered: Redis down or failing; "
+                      + "timeout: the request went on without the answer)")
+                .labelNames("result").callback(cb -> {
+                    cb.call(c.sessionLookupHits(), "hit");
+                    cb.call(c.sessionLookupMisses(), "miss");
+                    cb.call(c.sessionLookupsUnanswered(), "unanswered");
+                    cb.call(c.sessionLookupsTimedOut(), "timeout");
+                }).build());
+    }
+
     /** The observer of one listener. */
     ExchangeObserver observer(ListenerSettings listener) {
         return new ListenerObserver(listener.name());

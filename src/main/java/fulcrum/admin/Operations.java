@@ -1,8 +1,11 @@
 package fulcrum.admin;
 
 import fulcrum.balance.HealthState;
+import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
+import fulcrum.cluster.Cluster;
+import fulcrum.cluster.OverlayEntry;
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HostPort;
 import fulcrum.config.SettingsException;
@@ -19,8 +22,12 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -45,10 +52,13 @@ public final class Operations implements AutoCloseable {
     private final TrafficStats traffic = new TrafficStats();
     private final StateLog stateLog = new StateLog();
     private final AccessLog accessLog;
-    private final Balancer balancer;
-    private final Drainer drainer;
+    /** Set once, while the balancer starts (before its listeners) or right after. */
+    private volatile Balancer balancer;
+    private volatile Drainer drainer;
     private final Reloader reloader;
     private final AdminServer admin;
+    /** Null unless several instances share sessions and targets through Redis. */
+    private final Cluster cluster;
     private volatile FulcrumSettings running;
     private byte[] fileDigest;
     private volatile boolean stopped;
@@ -74,6 +84,10 @@ public final class Operations implements AutoCloseable {
         this.ops = e;
         this.metrics = new Metrics();
         this.accessLog = settings.accessLog().enabled() ? AccessLog.start(settings.accessLog()) : null;
+        this.cluster = Cluster.of(settings.cluster());
+        if (cluster != null) {
+            cluster.connect();
+        }
         Balancer b;
         try {
             boolean admin = settings.admin().enabled(); // only the admin API reads the traffic kept
@@ -81,17 +95,21 @@ public final class Operations implements AutoCloseable {
                 ExchangeObserver m = admin ? Observers.both(metrics.observer(ls), traffic.observer(ls.name()))
                                            : metrics.observer(ls);
                 return accessLog == null ? m : Observers.both(m, accessLog);
-            }, metrics.probes(), stateLog));
+            }, metrics.probes(), stateLog, cluster == null ? SessionStore.NONE : cluster.sessions(), started -> {
+                this.balancer = started;
+                this.drainer = new Drainer(started.pools(), ops);
+                if (cluster != null) {
+                    joinCluster(settings);
+                }
+            }));
         } catch (RuntimeException ex) {
             shutdownSide();
             throw ex;
         }
-        this.balancer = b;
         metrics.attach(b);
-        this.drainer = new Drainer(b.pools(), ops);
         // Targets that leave DNS drain like deregistered ones, paced, on the operations thread.
         b.deregistration((g, t) -> ops.execute(() -> drainer.drain(g, t, "no longer in DNS")));
-        this.reloader = new Reloader(b, drainer);
+        this.reloader = new Reloader(b, drainer, this::withOverlay);
         if (settings.admin().enabled()) {
             long sample = TimeUnit.SECONDS.toNanos(TrafficStats.SAMPLE_SECONDS);
             ops.scheduleAtFixedRate(() -> {
@@ -170,7 +188,11 @@ public final class Operations implements AutoCloseable {
                 throw new AdminException(409, "target " + hp + " is already registered in " + g.name() + " ("
                                               + existing.state().label() + ")");
             }
-            return g.register(new TargetSpec(hp, weight));
+            Target t = g.register(new TargetSpec(hp, weight));
+            if (cluster != null) {
+                cluster.record(g.name(), hp.toString(), OverlayEntry.Op.REGISTER, weight);
+            }
+            return t;
         });
     }
 
@@ -187,8 +209,101 @@ public final class Operations implements AutoCloseable {
                 throw new AdminException(409, "target " + hp + " is already draining");
             }
             drainer.drain(g, t, "deregistered");
+            if (cluster != null) {
+                cluster.record(g.name(), hp.toString(), OverlayEntry.Op.DEREGISTER, t.weight());
+            }
             return t;
         });
+    }
+
+    /**
+     * Joins the cluster before the listeners accept anything: the overlay's targets applied and
+     * every live session read, so that a restarted instance does not guess at sessions it could
+     * know. Redis being down delays the start by connect-timeout + command-timeout at most.
+     */
+    private void joinCluster(FulcrumSettings settings) {
+        metrics.attach(cluster);
+        cluster.start(entries -> ops.execute(() -> applyOverlay(entries)), this::healthView, this::targetGroups);
+        Duration wait = settings.cluster().connectTimeout().plus(settings.cluster().commandTimeout());
+        if (!cluster.awaitFirstSync(wait)) {
+            log.warn("cluster: targets and sessions not read from redis within {} ms; starting with the file's "
+                     + "targets, the rest follows when redis answers", wait.toMillis());
+        }
+    }
+
+    /** The cluster this instance is part of; null when it runs alone. */
+    Cluster cluster() {
+        return cluster;
+    }
+
+    /**
+     * Brings the groups in line with the cluster's overlay (on the operations thread): targets it
+     * registers and this instance lacks are added; targets it deregisters drain. A target still
+     * draining is added back by a later sync, once removed.
+     */
+    private void applyOverlay(Collection<OverlayEntry> entries) {
+        for (OverlayEntry e : entries) {
+            TargetGroup g = balancer.targetGroups().get(e.group());
+            HostPort hp;
+            try {
+                hp = HostPort.parse(e.target());
+            } catch (IllegalArgumentException ex) {
+                continue;
+            }
+            if (g == null) {
+                continue;
+            }
+            Target t = g.snapshot().byId(hp.toString());
+            if (e.op() == OverlayEntry.Op.REGISTER && t == null) {
+                try {
+                    g.register(new TargetSpec(hp, e.weight()));
+                    log.info("cluster: target group {}: target {} registered through instance {}", g.name(), hp, e.by());
+                } catch (IllegalArgumentException ex) {
+                    log.debug("cluster: {}", ex.getMessage()); // a host name already registered under its addresses
+                }
+            } else if (e.op() == OverlayEntry.Op.DEREGISTER && t != null && t.state() != HealthState.DRAINING) {
+                drainer.drain(g, t, "deregistered through instance " + e.by());
+            }
+        }
+    }
+
+    /** The file's targets of {@code group} changed by the overlay: what a reload keeps. */
+    private List<TargetSpec> withOverlay(String group, List<TargetSpec> file) {
+        if (cluster == null) {
+            return file;
+        }
+        Map<String, TargetSpec> out = new LinkedHashMap<>();
+        file.forEach(spec -> out.put(spec.address().toString(), spec));
+        for (OverlayEntry e : cluster.overlay()) {
+            if (!e.group().equals(group)) {
+                continue;
+            }
+            if (e.op() == OverlayEntry.Op.DEREGISTER) {
+                out.remove(e.target());
+            } else if (!out.containsKey(e.target())) {
+                try {
+                    out.put(e.target(), new TargetSpec(HostPort.parse(e.target()), e.weight()));
+                } catch (IllegalArgumentException ex) {
+                    // malformed: skipped, as when applied
+                }
+            }
+        }
+        return new ArrayList<>(out.values());
+    }
+
+    /** This instance's view of its targets: "group/target" to state. */
+    private Map<String, String> healthView() {
+        Map<String, String> view = new LinkedHashMap<>();
+        for (TargetGroup g : balancer.targetGroups().values()) {
+            for (Target t : g.snapshot().all()) {
+                view.put(g.name() + "/" + t.id(), t.state().label());
+            }
+        }
+        return view;
+    }
+
+    private Map<String, TargetGroup> targetGroups() {
+        return balancer.targetGroups();
     }
 
     /** Recent traffic per target and listener; read on the operations thread. */
@@ -334,6 +449,9 @@ public final class Operations implements AutoCloseable {
 
     private void shutdownSide() {
         ops.shutdownNow();
+        if (cluster != null) {
+            cluster.close();
+        }
         if (accessLog != null) {
             accessLog.close();
         }

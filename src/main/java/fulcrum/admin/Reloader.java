@@ -27,10 +27,23 @@ import java.util.Objects;
 final class Reloader {
     private final Balancer balancer;
     private final Drainer drainer;
+    private final Overlay overlay;
+
+    /** The targets a group is to have: the file's, changed by the admin API's overlay (fulcrum.cluster). */
+    interface Overlay {
+        Overlay NONE = (group, file) -> file;
+
+        List<TargetSpec> targets(String group, List<TargetSpec> file);
+    }
 
     Reloader(Balancer balancer, Drainer drainer) {
+        this(balancer, drainer, Overlay.NONE);
+    }
+
+    Reloader(Balancer balancer, Drainer drainer, Overlay overlay) {
         this.balancer = balancer;
         this.drainer = drainer;
+        this.overlay = overlay;
     }
 
     /** What a reload did: the changes applied and those that wait for a restart. */
@@ -96,8 +109,9 @@ final class Reloader {
                 applied.add(name + ": " + String.join(", ", changed) + " changed");
             }
         }
+        List<TargetSpec> targets = overlay.targets(g.name(), next.targets());
         Map<String, TargetSpec> wanted = new HashMap<>();
-        for (TargetSpec spec : next.targets()) {
+        for (TargetSpec spec : targets) {
             wanted.put(spec.address().toString(), spec);
         }
         for (Target t : g.snapshot().all()) {
@@ -113,7 +127,7 @@ final class Reloader {
                             + " (or deregister and register it)");
             }
         }
-        for (TargetSpec spec : next.targets()) {
+        for (TargetSpec spec : targets) {
             if (wanted.containsKey(spec.address().toString())) {
                 Target t = g.register(spec);
                 applied.add(name + ": target " + t + " added (" + t.state().label() + ")");

@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The target of one request: the one its session is bound to while that target {@linkplain
@@ -18,6 +19,27 @@ public final class Affinity {
     private String sid;
     private boolean engineIoHandshake;
     private boolean engineIoWebSocket;
+    /** The target was the one the request's Engine.IO session is bound to. */
+    private boolean sessionTarget;
+    private boolean askedShared;
+
+    /**
+     * When the request carries an Engine.IO sid this instance does not know and the group's
+     * sessions are shared: the lookup to wait for before {@link #choose} (at most once per
+     * request). Null otherwise: choose at once.
+     */
+    public CompletionStage<SessionStore.Shared> sharedLookup(TargetGroup group, HttpRequest request) {
+        if (askedShared || !group.settings().stickiness().usesEngineIo() || !group.engineIo().shared()) {
+            return null;
+        }
+        String s = EngineIoSessions.sid(request.uri());
+        if (s == null || group.engineIo().knows(s, System.nanoTime())) {
+            return null;
+        }
+        askedShared = true;
+        sid = s;
+        return group.engineIo().lookupShared(s);
+    }
 
     /**
      * Chooses among {@code group}'s routable targets, never one of {@code tried}; null when none is
@@ -55,6 +77,7 @@ public final class Affinity {
         if (sid != null) {
             Target t = group.engineIo().lookup(sid, System.nanoTime());
             if (t != null && !Selector.tried(tried, t) && snap.keeps(t)) {
+                sessionTarget = true;
                 return t;
             }
             if (t != null) {
@@ -77,6 +100,11 @@ public final class Affinity {
     /** The Engine.IO session the request belongs to, or null. */
     public String sid() {
         return sid;
+    }
+
+    /** Whether the target was chosen because the request's Engine.IO session is bound to it. */
+    public boolean sessionTarget() {
+        return sessionTarget;
     }
 
     /** Whether the request opens an Engine.IO session over WebSocket: the tunnel's first frame carries the sid. */

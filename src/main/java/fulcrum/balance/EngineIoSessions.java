@@ -2,8 +2,11 @@ package fulcrum.balance;
 
 import io.netty.buffer.ByteBuf;
 
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+
+import static java.util.Objects.requireNonNull;
 
 /**
  * Engine.IO session affinity without cookies: {@code sid -> target}, learnt from the handshake a
@@ -11,6 +14,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * for every later request that carries {@code sid=} (polling GET and POST, the WebSocket
  * upgrade). A session is forgotten once idle for longer than its own ping interval + timeout,
  * or when its target turns it away. Bounded by {@code maxSessions}.
+ *
+ * <p>With a shared {@link SessionStore} (several instances as one), every session learnt here is
+ * written through to it, a session another instance learnt is {@linkplain #lookupShared looked up}
+ * there when a request brings an unknown sid, and a session in use is touched there at most every
+ * quarter of its idle time, so requests do not each cost a write (a write, not an expiry change: it
+ * also puts back a session a restarted Redis lost).
  */
 public final class EngineIoSessions {
     /** Kept in case a handshake has no ping settings: Socket.IO's defaults. */
@@ -21,21 +30,43 @@ public final class EngineIoSessions {
     private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
     private final int maxSessions;
     private final AtomicLong refused = new AtomicLong();
+    private volatile SessionStore store = SessionStore.NONE;
+    /** The group's name: the sessions' scope in the store. */
+    private volatile String scope = "";
 
     private static final class Session {
         final Target target;
         final long idleNanos;
         volatile long lastSeen;
+        /** When the store last heard of this session from here. */
+        volatile long sharedAt;
 
         Session(Target target, long idleNanos, long now) {
             this.target = target;
             this.idleNanos = idleNanos;
             this.lastSeen = now;
+            this.sharedAt = now;
         }
     }
 
     public EngineIoSessions(int maxSessions) {
         this.maxSessions = maxSessions;
+    }
+
+    /** Shares this group's sessions through {@code store}, under the name {@code scope}; before any traffic. */
+    public void share(String scope, SessionStore store) {
+        this.scope = requireNonNull(scope, "scope");
+        this.store = requireNonNull(store, "store");
+    }
+
+    /** Whether sessions are shared with other instances. */
+    public boolean shared() {
+        return store.shared();
+    }
+
+    /** How long a request may wait for {@link #lookupShared}. */
+    public long lookupTimeoutMillis() {
+        return store.lookupTimeout().toMillis();
     }
 
     /** The target of session {@code sid}, or null when it is unknown or has expired. */
@@ -51,7 +82,81 @@ public final class EngineIoSessions {
             return null;
         }
         s.lastSeen = nowNanos;
+        if (nowNanos - s.sharedAt > s.idleNanos / 4 && store.shared()) {
+            s.sharedAt = nowNanos;
+            store.put(scope, sid, s.target.id(), s.idleNanos / 1_000_000L);
+        }
         return s.target;
+    }
+
+    /** Whether {@code sid} is known here (and not expired), without counting as a use. */
+    public boolean knows(String sid, long nowNanos) {
+        Session s = sessions.get(sid);
+        return s != null && nowNanos - s.lastSeen <= s.idleNanos;
+    }
+
+    /** Asks the shared store for a session this instance does not know; completes null when none. */
+    public CompletionStage<SessionStore.Shared> lookupShared(String sid) {
+        return store.lookup(scope, sid);
+    }
+
+    /** A request stopped waiting for {@link #lookupShared}. */
+    public void lookupTimedOut() {
+        store.lookupTimedOut();
+    }
+
+    /**
+     * Takes a session another instance learnt, when its target is one of {@code snapshot}'s and
+     * it is not known here already; returns that target, or null when it is not one of ours.
+     */
+    public Target adopt(String sid, SessionStore.Shared shared, Snapshot snapshot, long nowNanos) {
+        Target t = snapshot.byId(shared.targetId());
+        if (t == null || sessions.size() >= maxSessions || sessions.containsKey(sid)) {
+            return t;
+        }
+        put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+        return t;
+    }
+
+    /**
+     * Another instance learnt or used session {@code sid}: it is known here from now on (or its
+     * idle time starts again), when its target is one of {@code snapshot}'s. Writes nothing back.
+     */
+    public void heard(String sid, SessionStore.Shared shared, Snapshot snapshot, long nowNanos) {
+        Session s = sessions.get(sid);
+        if (s != null && s.target.id().equals(shared.targetId())) {
+            s.lastSeen = nowNanos;
+            s.sharedAt = nowNanos; // the store was just written: no refresh from here for a while
+            return;
+        }
+        Target t = snapshot.byId(shared.targetId());
+        if (t != null && (s != null || sessions.size() < maxSessions)) {
+            put(sid, new Session(t, shared.idleMs() * 1_000_000L, nowNanos));
+        }
+    }
+
+    /** Keeps {@code s}, counting it on its target (and no longer on the one it replaces). */
+    private void put(String sid, Session s) {
+        s.target.engineIoSessionAdded();
+        Session previous = sessions.put(sid, s);
+        if (previous != null) {
+            previous.target.engineIoSessionRemoved();
+        }
+    }
+
+    /** Every session known here, for writing them back to a store that lost them (Redis restarted empty). */
+    public void forEachLive(long nowNanos, SessionVisitor v) {
+        sessions.forEach((sid, s) -> {
+            long left = s.idleNanos - (nowNanos - s.lastSeen);
+            if (left > 0) {
+                v.visit(sid, s.target.id(), left / 1_000_000L);
+            }
+        });
+    }
+
+    /** What {@link #forEachLive} sees of each session. */
+    public interface SessionVisitor {
+        void visit(String sid, String targetId, long remainingMs);
     }
 
     /**
@@ -86,14 +191,22 @@ public final class EngineIoSessions {
         if (previous != null) {
             previous.target.engineIoSessionRemoved();
         }
+        store.put(scope, sid, target.id(), idleMs + MARGIN_MS);
         return true;
     }
 
+    /** Forgets {@code sid} here only (its target is not routable from here). */
     public void forget(String sid) {
         Session s = sessions.remove(sid);
         if (s != null) {
             s.target.engineIoSessionRemoved();
         }
+    }
+
+    /** Forgets {@code sid} here and in the shared store: its own target no longer knows it. */
+    public void ended(String sid) {
+        forget(sid);
+        store.remove(scope, sid);
     }
 
     /** Drops expired sessions. */

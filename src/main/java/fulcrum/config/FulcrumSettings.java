@@ -23,7 +23,8 @@ import java.util.Set;
 /** Everything the balancer is configured with, bound once from one HOCON file. */
 public record FulcrumSettings(int ioThreads, TransportKind transport, Duration shutdownGrace,
                               List<ListenerSettings> listeners, Map<String, TargetGroupSettings> targetGroups,
-                              AdminSettings admin, AccessLogSettings accessLog, ReloadSettings reload) {
+                              AdminSettings admin, AccessLogSettings accessLog, ReloadSettings reload,
+                              ClusterSettings cluster) {
 
     /** The event-loop transport asked for; {@code fulcrum.server.Transport} says what each means. */
     public enum TransportKind { AUTO, IO_URING, EPOLL, NIO }
@@ -102,7 +103,7 @@ public record FulcrumSettings(int ioThreads, TransportKind transport, Duration s
         return new FulcrumSettings(r.integer("io-threads", 0, 1024), r.enumeration("transport", TransportKind.class),
                                    r.duration("shutdown-grace", true), listeners, groups,
                                    AdminSettings.from(r.child("admin")), AccessLogSettings.from(r.child("access-log")),
-                                   ReloadSettings.from(r.child("reload")));
+                                   ReloadSettings.from(r.child("reload")), ClusterSettings.from(r.child("cluster")));
     }
 
     private static Config objectWithDefaults(String key, ConfigValue v, Config defaults) {

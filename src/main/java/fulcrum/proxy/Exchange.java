@@ -2,6 +2,7 @@ package fulcrum.proxy;
 
 import fulcrum.balance.Affinity;
 import fulcrum.balance.EngineIoHandshake;
+import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.TargetGroupSettings;
@@ -29,6 +30,9 @@ import java.net.ConnectException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One request and its response, from routing to its end. It owns its backend lease, its retries
@@ -103,6 +107,8 @@ final class Exchange {
     private boolean closeClient;
     /** Reads the Engine.IO handshake in the response body, however it is split; null when none is awaited. */
     private EngineIoHandshake handshake;
+    /** Waiting (in ROUTING) for the cluster to say where an unknown Engine.IO session lives. */
+    private boolean awaitingShared;
     private long lastBackendActivity;
     private long sentNanos;
     private long responseNanos;
@@ -261,6 +267,11 @@ final class Exchange {
     // ---- target choice and backend connection ----
 
     private void dispatch() {
+        CompletionStage<SessionStore.Shared> shared = affinity.sharedLookup(group, request);
+        if (shared != null) {
+            awaitShared(shared);
+            return;
+        }
         Target t = affinity.choose(group, request, tried);
         if (t == null) {
             respondError(HttpResponseStatus.SERVICE_UNAVAILABLE);
@@ -283,6 +294,45 @@ final class Exchange {
         } else {
             f.addListener((ChannelFuture cf) -> connected(cf, b));
         }
+    }
+
+    /**
+     * Waits for the shared store's answer about the request's session, at most its lookup
+     * timeout: the answer (or the timer) comes back to this exchange's loop and the choice goes on
+     * with whatever is known then. Only requests with a sid unknown here ever wait.
+     */
+    private void awaitShared(CompletionStage<SessionStore.Shared> lookup) {
+        io.netty.channel.EventLoop loop = client.pool().loop();
+        awaitingShared = true;
+        io.netty.util.concurrent.ScheduledFuture<?> timer =
+                loop.schedule(() -> {
+                    if (awaitingShared && phase == Phase.ROUTING) {
+                        group.engineIo().lookupTimedOut();
+                    }
+                    sharedAnswered();
+                }, group.engineIo().lookupTimeoutMillis(), TimeUnit.MILLISECONDS);
+        lookup.whenComplete((s, e) -> {
+            try {
+                loop.execute(() -> {
+                    timer.cancel(false);
+                    if (s != null) {
+                        // Learnt even when it came too late for this request: the next ones need no lookup.
+                        group.engineIo().adopt(affinity.sid(), s, group.snapshot(), System.nanoTime());
+                    }
+                    sharedAnswered();
+                });
+            } catch (RejectedExecutionException stopping) {
+                // The loop is shutting down; its connections close with it.
+            }
+        });
+    }
+
+    private void sharedAnswered() {
+        if (!awaitingShared || phase != Phase.ROUTING) {
+            return;
+        }
+        awaitingShared = false;
+        dispatch();
     }
 
     private void connected(ChannelFuture f, BackendHandler b) {
@@ -416,7 +466,12 @@ final class Exchange {
         if (affinity.engineIoHandshake() && code == 200) {
             handshake = group.engineIo().handshake(target);
         } else if (affinity.sid() != null && code == 400) {
-            group.engineIo().forget(affinity.sid()); // the target no longer knows the session
+            // The target no longer knows the session: when it is the session's own target, no one does.
+            if (affinity.sessionTarget()) {
+                group.engineIo().ended(affinity.sid());
+            } else {
+                group.engineIo().forget(affinity.sid());
+            }
         }
         ForwardingHeaders.response(res, false);
         if (client.frameResponse(this, res)) {

@@ -1,6 +1,7 @@
 package fulcrum.server;
 
 import fulcrum.balance.HealthState;
+import fulcrum.balance.SessionStore;
 import fulcrum.balance.Target;
 import fulcrum.balance.TargetGroup;
 import fulcrum.config.FulcrumSettings;
@@ -73,11 +74,18 @@ public final class Balancer implements AutoCloseable {
      * check results, and one told of every group's target changes (groups added later too).
      */
     public record Hooks(Function<ListenerSettings, ExchangeObserver> observers,
-                       HealthChecker.ProbeObserver probes, TargetGroup.Listener states) {
+                       HealthChecker.ProbeObserver probes, TargetGroup.Listener states, SessionStore sessions,
+                       Consumer<Balancer> beforeListeners) {
         public static final Hooks NONE = new Hooks(l -> ExchangeObserver.NONE, HealthChecker.ProbeObserver.NONE);
 
         public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes) {
             this(observers, probes, (group, target, from, to, reason) -> { });
+        }
+
+        /** Sessions not shared with other instances, nothing to do before the listeners start. */
+        public Hooks(Function<ListenerSettings, ExchangeObserver> observers, HealthChecker.ProbeObserver probes,
+                     TargetGroup.Listener states) {
+            this(observers, probes, states, SessionStore.NONE, b -> { });
         }
     }
 
@@ -149,6 +157,7 @@ public final class Balancer implements AutoCloseable {
         Balancer b = new Balancer(settings, requireNonNull(hooks, "hooks"));
         try {
             b.startGroups();
+            hooks.beforeListeners().accept(b);
             b.startListeners();
         } catch (RuntimeException e) {
             b.stop(Duration.ZERO);
@@ -169,6 +178,7 @@ public final class Balancer implements AutoCloseable {
     private synchronized TargetGroup newGroup(TargetGroupSettings gs) {
         TargetGroup g = new TargetGroup(gs, secret(gs));
         g.addListener(hooks.states());
+        g.engineIo().share(gs.name(), hooks.sessions());
         g.addListener((group, target, from, to, reason) -> {
             HealthCheckSettings hc = group.settings().healthCheck();
             if (to == HealthState.UNHEALTHY && hc.onUnhealthy() == HealthCheckSettings.OnUnhealthy.CLOSE_CONNECTIONS) {
