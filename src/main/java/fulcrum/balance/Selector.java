@@ -26,8 +26,8 @@ public interface Selector {
     static Selector of(Algorithm algorithm) {
         return switch (algorithm) {
             case ROUND_ROBIN -> new RoundRobinSelector();
-            case LEAST_OUTSTANDING_REQUESTS -> new LeastOutstandingSelector();
-            case LEAST_CONNECTIONS -> new LeastConnectionsSelector();
+            case LEAST_OUTSTANDING_REQUESTS -> LeastLoadSelector.outstandingRequests();
+            case LEAST_CONNECTIONS -> LeastLoadSelector.connections();
         };
     }
 }

@@ -28,7 +28,6 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,7 +98,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
      * One response timer per connection, armed when an exchange starts waiting and none is
      * pending: back-to-back exchanges share it instead of scheduling and cancelling one each.
      */
-    private ScheduledFuture<?> responseTimer;
+    private ResponseTimer responseTimer;
 
     FrontendHandler(ListenerContext listener) {
         this.listener = listener;
@@ -118,6 +117,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         listener.connectionOpened();
         listener.observer().connectionOpened(listener.settings().name());
         this.ctx = ctx;
+        this.responseTimer = new ResponseTimer(ctx, () -> closing ? null : ex);
         this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
         this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
         this.decoder = (RequestDecoder) ctx.pipeline().get(DECODER);
@@ -143,7 +143,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         if (idleSweep != null) {
             idleSweep.remove(this);
         }
-        cancelResponseTimer();
+        responseTimer.cancel();
         releasePending();
         if (tunnel != null) {
             tunnel.clientClosed();
@@ -398,29 +398,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     @Override
     public void requestSent(long responseTimeoutNanos) {
-        if (responseTimer == null) {
-            responseTimer = ctx.executor().schedule(this::checkResponseTimeout, responseTimeoutNanos,
-                                                    TimeUnit.NANOSECONDS);
-        }
+        responseTimer.arm(responseTimeoutNanos);
         drainPending();
-    }
-
-    private void checkResponseTimeout() {
-        responseTimer = null;
-        if (ex == null || closing) {
-            return; // the next exchange arms it again
-        }
-        long next = ex.checkResponseTimeout(System.nanoTime());
-        if (next > 0 && responseTimer == null) {
-            responseTimer = ctx.executor().schedule(this::checkResponseTimeout, next, TimeUnit.NANOSECONDS);
-        }
-    }
-
-    private void cancelResponseTimer() {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-            responseTimer = null;
-        }
     }
 
     // ---- what exchanges ask of their client ----
@@ -662,7 +641,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         ex = null;
         releasePending();
         pending = null;
-        cancelResponseTimer(); // a tunnel has no response to wait for
+        responseTimer.cancel(); // a tunnel has no response to wait for
         tunnel = new Tunnel(this, ctx.channel(), b.channel(), e.target, origin);
         if (sessions != null) {
             tunnel.learnSessionInto(sessions);

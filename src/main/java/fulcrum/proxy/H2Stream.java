@@ -32,14 +32,12 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One HTTP/2 stream of a client connection: its own child channel (Netty's
@@ -76,7 +74,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     /** The response's END_STREAM went out. */
     private boolean responseEnded;
     private boolean inRead;
-    private ScheduledFuture<?> responseTimer;
+    private ResponseTimer responseTimer;
 
     H2Stream(FrontendHandler connection, ListenerContext listener) {
         this.connection = connection;
@@ -91,13 +89,14 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.responseTimer = new ResponseTimer(ctx, () -> ex);
         connection.streamOpened(this);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         connection.streamClosed(this);
-        cancelResponseTimer();
+        responseTimer.cancel();
         releasePending();
         if (ex != null && ex.phase() != Exchange.Phase.DONE) {
             // Reset by the client, or the connection went: the exchange ends with its client.
@@ -424,29 +423,8 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void requestSent(long responseTimeoutNanos) {
-        if (responseTimer == null) {
-            responseTimer = ctx.executor().schedule(this::checkResponseTimeout, responseTimeoutNanos,
-                                                    TimeUnit.NANOSECONDS);
-        }
+        responseTimer.arm(responseTimeoutNanos);
         drainPending();
-    }
-
-    private void checkResponseTimeout() {
-        responseTimer = null;
-        if (ex == null) {
-            return;
-        }
-        long next = ex.checkResponseTimeout(System.nanoTime());
-        if (next > 0 && responseTimer == null) {
-            responseTimer = ctx.executor().schedule(this::checkResponseTimeout, next, TimeUnit.NANOSECONDS);
-        }
-    }
-
-    private void cancelResponseTimer() {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-            responseTimer = null;
-        }
     }
 
     @Override
@@ -469,7 +447,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
      */
     @Override
     public void exchangeDone(Exchange e) {
-        cancelResponseTimer();
+        responseTimer.cancel();
         releasePending();
         if (!responseEnded) {
             responseEnded = true;

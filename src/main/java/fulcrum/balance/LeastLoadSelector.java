@@ -1,16 +1,32 @@
 package fulcrum.balance;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToIntFunction;
 
 /**
- * HAProxy's leastconn for long-lived sessions: the routable target with the fewest open WebSocket
- * tunnels, Engine.IO sessions and requests in flight, relative to its weight. A target added
- * after a scale-out so takes the new sessions until it holds its share, instead of staying idle
- * while the old ones keep everybody. Ties go round the group.
+ * The routable target with the least load relative to its weight; ties go round the group so
+ * that an idle group still spreads evenly. The load is either the requests in flight
+ * (least-outstanding-requests) or, for long-lived sessions, HAProxy's leastconn: open WebSocket
+ * tunnels, Engine.IO sessions and requests in flight (least-connections), so a target added after
+ * a scale-out takes the new sessions until it holds its share instead of staying idle while the
+ * old ones keep everybody.
  */
-final class LeastConnectionsSelector implements Selector {
+final class LeastLoadSelector implements Selector {
+    private final ToIntFunction<Target> load;
     private final AtomicInteger sessions = new AtomicInteger();
     private final AtomicInteger others = new AtomicInteger();
+
+    private LeastLoadSelector(ToIntFunction<Target> load) {
+        this.load = load;
+    }
+
+    static Selector outstandingRequests() {
+        return new LeastLoadSelector(Target::outstandingRequests);
+    }
+
+    static Selector connections() {
+        return new LeastLoadSelector(Target::connectionLoad);
+    }
 
     @Override
     public Target select(Snapshot snapshot, java.util.List<Target> tried, boolean newSession) {
@@ -37,7 +53,7 @@ final class LeastConnectionsSelector implements Selector {
             }
             // In slow start a target's weight grows with its share, as HAProxy's slowstart does.
             double weight = Math.max(1, t.weight()) * (warming ? Math.max(0.001, snapshot.share(t, now)) : 1.0);
-            double load = (t.connectionLoad() + 1) / weight;
+            double load = (this.load.applyAsInt(t) + 1) / weight;
             if (load < bestLoad) {
                 best = t;
                 bestLoad = load;
