@@ -48,6 +48,7 @@ public final class Affinity {
     public Target choose(TargetGroup group, HttpRequest request, List<Target> tried) {
         Snapshot snap = group.snapshot();
         StickinessSettings stickiness = group.settings().stickiness();
+        sessionTarget = false; // a retry chooses afresh
         // A CORS preflight carries no cookie and starts nothing: a cookie set on it would be dropped.
         boolean preflight = request.method() == HttpMethod.OPTIONS
                             && request.headers().contains(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD);

@@ -352,7 +352,12 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         if (msg instanceof HttpResponse res) {
             writeHead(res);
             if (msg instanceof HttpContent c) {
-                writeContent(c);
+                // A head that ended the stream (HEAD, or an empty full response) leaves no DATA to send.
+                if (responseEnded) {
+                    c.release();
+                } else {
+                    writeContent(c);
+                }
             }
             return;
         }
