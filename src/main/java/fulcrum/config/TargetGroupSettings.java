@@ -17,9 +17,13 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                                   Duration responseTimeout, Duration keepAliveTimeout, int maxIdleConnections,
                                   int maxRetries, int maxResponseHeaderSize, Duration deregistrationDelay,
                                   int drainCloseRate, HealthCheckSettings healthCheck, Duration dnsRefreshInterval,
-                                  Duration slowStart, OutlierDetectionSettings outlierDetection) {
+                                  Duration slowStart, OutlierDetectionSettings outlierDetection,
+                                  ProtocolVersion protocolVersion) {
 
     public enum Algorithm { ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS, LEAST_CONNECTIONS }
+
+    /** How requests travel to the targets (ALB's names): HTTP/1.1, HTTP/2 (h2c), or gRPC over HTTP/2. */
+    public enum ProtocolVersion { HTTP1, HTTP2, GRPC }
 
     public TargetGroupSettings {
         targets = List.copyOf(targets);
@@ -35,7 +39,8 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                 (int) r.bytes("max-response-header-size", 1024, 1024 * 1024),
                 r.duration("deregistration-delay", true), r.integer("drain-close-rate", 1, 1_000_000),
                 HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false),
-                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")));
+                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")),
+                r.enumeration("protocol-version", ProtocolVersion.class));
     }
 
     private static Duration slowStart(Reader r) {

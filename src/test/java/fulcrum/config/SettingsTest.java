@@ -57,6 +57,7 @@ class SettingsTest {
         assertEquals("FULCRUM", g.stickiness().cookieName());
         assertEquals(Duration.ofDays(1), g.stickiness().duration());
         assertEquals(TargetGroupSettings.Algorithm.ROUND_ROBIN, g.algorithm());
+        assertEquals(TargetGroupSettings.ProtocolVersion.HTTP1, g.protocolVersion());
         assertEquals(Duration.ofSeconds(30), g.healthCheck().interval());
         assertEquals(5, g.healthCheck().healthyThreshold());
         assertTrue(g.healthCheck().matcher().matches(200));
@@ -168,6 +169,15 @@ class SettingsTest {
         m = error(VALID.replace("stickiness.enabled = true", "algorithm = random"));
         assertTrue(m.startsWith("fulcrum.target-groups.chat.algorithm: random (expected: one of round-robin, "
                                 + "least-outstanding-requests, least-connections)"), m);
+        m = error(VALID.replace("stickiness.enabled = true", "protocol-version = http3"));
+        assertTrue(m.startsWith("fulcrum.target-groups.chat.protocol-version: http3 (expected: one of http1, "
+                                + "http2, grpc)"), m);
+    }
+
+    @Test
+    void protocolVersion() throws IOException {
+        FulcrumSettings s = FulcrumSettings.load(write(VALID.replace("stickiness.enabled = true", "protocol-version = grpc")));
+        assertEquals(TargetGroupSettings.ProtocolVersion.GRPC, s.targetGroups().get("chat").protocolVersion());
     }
 
     @Test
