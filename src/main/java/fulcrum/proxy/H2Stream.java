@@ -74,7 +74,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     /** The response's END_STREAM went out. */
     private boolean responseEnded;
     private boolean inRead;
-    private ResponseTimer responseTimer;
 
     H2Stream(FrontendHandler connection, ListenerContext listener) {
         this.connection = connection;
@@ -89,14 +88,12 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.responseTimer = new ResponseTimer(ctx, () -> ex);
         connection.streamOpened(this);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         connection.streamClosed(this);
-        responseTimer.cancel();
         releasePending();
         if (ex != null && ex.phase() != Exchange.Phase.DONE) {
             // Reset by the client, or the connection went: the exchange ends with its client.
@@ -428,8 +425,13 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void requestSent(long responseTimeoutNanos) {
-        responseTimer.arm(responseTimeoutNanos);
+        connection.streamRequestSent(responseTimeoutNanos);
         drainPending();
+    }
+
+    /** For the connection's response timer: nanoseconds until this stream's response deadline, -1 when it waits for none. */
+    long checkResponseTimeout(long now) {
+        return ex == null ? -1 : ex.checkResponseTimeout(now);
     }
 
     @Override
@@ -452,7 +454,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
      */
     @Override
     public void exchangeDone(Exchange e) {
-        responseTimer.cancel();
         releasePending();
         if (!responseEnded) {
             responseEnded = true;
