@@ -523,7 +523,17 @@ class Http2WebSocketTest {
             while (read.get() < sent && System.currentTimeMillis() < deadline) {
                 Thread.sleep(20);
             }
-            assertEquals(sent, read.get(), "what was held reached the target once it read");
+            long r = read.get();
+            assertEquals(sent, r, () -> "what was held reached the target once it read; tunnels " + tunnels
+                                        + ", frames " + safeRead(c));
+        }
+    }
+
+    private static String safeRead(H2Wire c) {
+        try {
+            return c.read(f -> false, 500).toString();
+        } catch (IOException e) {
+            return e.toString();
         }
     }
 
