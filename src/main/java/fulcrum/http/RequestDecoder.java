@@ -224,7 +224,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void parseRequestLine(ByteBuf in, int start, int end) {
         int sp = in.indexOf(start, end, SP);
         if (sp < 0) {
-            throw fail("BadUri", "request line has no request target");
+            throw fail("MissingUri", "request line has no request target");
         }
         if (sp == start || in.forEachByte(start, sp - start, Bytes.TOKEN) >= 0) {
             throw fail("BadMethod", "method is not a token");
@@ -241,7 +241,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         int targetStart = sp + 1;
         if (targetStart == lineEnd) {
-            throw fail("BadUri", "request line has no request target");
+            throw fail("MissingUri", "request line has no request target");
         }
         int versionSp = in.indexOf(lineEnd, targetStart, SP);
         if (versionSp == targetStart && in.indexOf(targetStart + 1, lineEnd, SP) < 0
@@ -488,13 +488,13 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void parseField(ByteBuf in, int start, int end) {
         int colon = in.forEachByte(start, end - start, Bytes.TOKEN);
         if (colon < 0) {
-            throw fail("BadHeader", "header line without colon");
+            throw fail("MissingHeaderColon", "header line without colon");
         }
         int nameEnd = colon;
         if (in.getByte(colon) != ':') {
             colon = in.indexOf(colon, end, (byte) ':');
             if (colon < 0) {
-                throw fail("BadHeader", "header line without colon");
+                throw fail("MissingHeaderColon", "header line without colon");
             }
             nameEnd = colon;
             while (nameEnd > start && Bytes.isOws(in.getByte(nameEnd - 1))) {
@@ -572,14 +572,14 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void foldLine(ByteBuf in, int start, int end) {
         if (oddNameDropped && pendingName == null) {
             // It continues a dropped field; parsers that do not unfold see a field of its own.
-            note(DesyncClass.SEVERE, "BadHeader", "obs-fold line continues a header");
+            note(DesyncClass.SEVERE, "MultilineHeader", "obs-fold line continues a header");
             return;
         }
         if (pendingName == null) {
             // RFC 9112 2.2: whitespace before the first field line is an attempt to hide a field.
-            throw fail("BadHeader", "whitespace at the start of the first header line");
+            throw fail("MultilineHeader", "whitespace at the start of the first header line");
         }
-        note(DesyncClass.SEVERE, "BadHeader", "obs-fold line continues a header");
+        note(DesyncClass.SEVERE, "MultilineHeader", "obs-fold line continues a header");
         int valueStart = start;
         while (valueStart < end && Bytes.isOws(in.getByte(valueStart))) {
             valueStart++;
@@ -898,9 +898,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     /**
-     * The ALB classification code a desync reason starts with (AWS's list: AmbiguousUri,
-     * BadHeader, BothTeClPresent...; NonCrLfLineTermination is from AWS's http_desync_guardian,
-     * which ALB runs); null for a reason that has none, such as a size limit's.
+     * The ALB classification code a desync reason starts with: one of AWS's documented list
+     * (AmbiguousUri, BadHeader, BothTeClPresent...) or of the parsing codes of AWS's
+     * http_desync_guardian, which ALB runs (NonCrLfLineTermination, MultilineHeader,
+     * MissingHeaderColon, MissingUri); null for a reason that has none, such as a size limit's.
      */
     public static String classificationCode(String reason) {
         if (reason == null) {

@@ -185,6 +185,8 @@ class AlbAccessLogTest {
             assertTrue(refused.stream().anyMatch(r -> r.get(8).equals("400") && r.get(24).equals("MalformedRequest")
                                                      && r.get(27).equals("Severe") && r.get(28).equals("BothTeClPresent")),
                        "a desync refusal says its classification and ALB's code for why: " + refused);
+            assertTrue(refused.stream().anyMatch(r -> r.get(8).equals("400") && r.get(28).equals("MissingUri")),
+                       "not HTTP at all: http_desync_guardian's code for a request line without a target: " + refused);
             List<String> lf = line(all, "/ok/lf");
             assertEquals("GET http://lf.example:" + web + "/ok/lf HTTP/1.1", lf.get(12));
             assertEquals("Ambiguous", lf.get(27));
