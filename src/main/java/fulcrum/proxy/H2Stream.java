@@ -38,6 +38,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Map;
@@ -66,6 +69,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     static final HttpVersion HTTP_2 = new HttpVersion("HTTP", 2, 0, true);
     private static final AsciiString STATUS = Http2Headers.PseudoHeaderName.STATUS.value();
     private static final AsciiString PROTOCOL = Http2Headers.PseudoHeaderName.PROTOCOL.value();
+    private static final String WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
     private final FrontendHandler connection;
     private final ListenerContext listener;
@@ -87,6 +91,10 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private ResponseTimer responseTimer;
     /** An extended CONNECT for a WebSocket (RFC 8441): its 101 makes the stream a tunnel. */
     private boolean webSocket;
+    /** The Sec-WebSocket-Key Fulcrum sent the target for it; null when none. */
+    private String webSocketKey;
+    /** The target's 101 did not answer that key: answered 502, and no tunnel opens. */
+    private boolean switchRefused;
     /** WebSocket bytes the client sent before the target switched; created on first use. */
     private ArrayDeque<ByteBuf> early;
     /** After the switch: the stream carries the WebSocket; null before. */
@@ -269,13 +277,41 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
      * The HTTP/1.1 form of a WebSocket's extended CONNECT (RFC 8441 5): a GET asking to switch,
      * with a key of Fulcrum's own; the version, subprotocols and extensions are the client's.
      */
-    private static void asUpgrade(HttpHeaders headers) {
+    private void asUpgrade(HttpHeaders headers) {
         headers.remove(HttpHeaderNames.CONTENT_LENGTH);
         headers.set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
         headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         byte[] nonce = new byte[16];
         ThreadLocalRandom.current().nextBytes(nonce);
-        headers.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, Base64.getEncoder().encodeToString(nonce));
+        webSocketKey = Base64.getEncoder().encodeToString(nonce);
+        headers.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, webSocketKey);
+    }
+
+    /**
+     * Whether a 101's Sec-WebSocket-Accept answers Fulcrum's key (RFC 6455 4.2.2). The client
+     * cannot check it (it sent no key), so Fulcrum does, as the target's WebSocket client.
+     */
+    private boolean acceptsKey(HttpResponse res) {
+        String accept = res.headers().get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
+        if (accept == null && res instanceof BackendResponse br) {
+            String[] kept = new String[1];
+            br.forEachKeptField((name, value) -> {
+                if (HttpHeaderNames.SEC_WEBSOCKET_ACCEPT.contentEqualsIgnoreCase(name)) {
+                    kept[0] = value.toString();
+                }
+            });
+            accept = kept[0];
+        }
+        if (accept == null) {
+            return false;
+        }
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-1").digest(
+                    (webSocketKey + WEBSOCKET_GUID).getBytes(StandardCharsets.US_ASCII));
+            return Base64.getEncoder().encodeToString(digest).equals(accept.trim());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required of every Java platform", e);
+        }
     }
 
     /** Holds WebSocket bytes sent ahead of the switch; the stream is not read while any wait. */
@@ -429,10 +465,15 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
         connection.touch();
         if (msg instanceof HttpResponse res) {
-            if (webSocket && res.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.SUCCESS) {
-                // The target served the request instead of switching: to an RFC 8441 client a 2xx
-                // would mean the WebSocket is open. What follows of the target's response is dropped.
-                log.debug("[{}] target answered a WebSocket upgrade with {}", ctx.channel().id(), res.status());
+            boolean served = res.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.SUCCESS;
+            boolean badSwitch = res.status().code() == 101 && !acceptsKey(res);
+            if (webSocket && (served || badSwitch)) {
+                // The target served the request instead of switching, or switched without answering
+                // the key: to an RFC 8441 client a 2xx would mean the WebSocket is open. What follows
+                // of the target's response is dropped.
+                log.debug("[{}] target answered a WebSocket upgrade with {}{}", ctx.channel().id(), res.status(),
+                          badSwitch ? " and a wrong Sec-WebSocket-Accept" : "");
+                switchRefused = badSwitch;
                 ReferenceCountUtil.release(msg);
                 res = ErrorResponses.of(ctx.alloc(), HttpResponseStatus.BAD_GATEWAY, false);
                 msg = res;
@@ -562,6 +603,11 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void startTunnel(Exchange e, BackendHandler backend) {
         responseTimer.cancel();
+        if (switchRefused) {
+            backend.close();
+            exchangeDone(e);
+            return;
+        }
         if (!webSocket) {
             // Only an extended CONNECT asks for a 101 (the codec refuses Upgrade on HTTP/2 requests).
             backend.close();

@@ -377,6 +377,34 @@ class Http2WebSocketTest {
         }
     }
 
+    /** Fulcrum is the target's WebSocket client: a 101 that does not answer its key is no switch. */
+    @Test
+    void aSwitchThatDoesNotAnswerFulcrumsKeyIsABadGateway() throws Exception {
+        BlockingQueue<String> ends = new LinkedBlockingQueue<>();
+        RawTarget target = keep(new RawTarget((head, in, out) -> {
+            String accept = head.startsWith("GET /none") ? "" : "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+            out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + accept
+                       + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            ends.add(in.read() < 0 ? "eof" : "byte");
+        }));
+        FulcrumFixture lb = balancer(target.address(), "");
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, connect(lb.port(), "/wrong"), false).flush();
+            c.headers(3, connect(lb.port(), "/none"), false).flush();
+            List<Frame> got = new ArrayList<>();
+            long deadline = System.currentTimeMillis() + 10_000;
+            while (System.currentTimeMillis() < deadline && got.stream().filter(f -> f.type().equals("RST_STREAM")).count() < 2) {
+                got.addAll(c.read(f -> false, 300));
+            }
+            assertEquals(502, status(got, 1), got.toString());
+            assertEquals(502, status(got, 3), got.toString());
+            assertEquals("eof", ends.poll(10, TimeUnit.SECONDS), "the target's connection was closed");
+            assertEquals("eof", ends.poll(10, TimeUnit.SECONDS), "the target's connection was closed");
+        }
+        assertTrue(tunnels.isEmpty(), "no tunnel opened: " + tunnels);
+    }
+
     @Test
     void withTheKeyOffTheSettingIsNotAdvertisedAndExtendedConnectIsMalformed() throws Exception {
         WsEchoBackend backend = keep(new WsEchoBackend("w1"));
