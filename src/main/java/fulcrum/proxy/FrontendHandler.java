@@ -26,6 +26,8 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -610,6 +612,20 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         closing = true;
         ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
         ctx.pipeline().firstContext().close();
+    }
+
+    /**
+     * Whether DATA on stream {@code id} would wait rather than go out now: frames are already
+     * held for it, or its window or the connection's is spent.
+     */
+    boolean dataWaits(int id) {
+        Http2Stream s = h2.connection().stream(id);
+        if (s == null) {
+            return false;
+        }
+        Http2RemoteFlowController flow = h2.connection().remote().flowController();
+        return flow.hasFlowControlled(s) || flow.windowSize(s) <= 0
+               || flow.windowSize(h2.connection().connectionStream()) <= 0;
     }
 
     void streamOpened(H2Stream s) {

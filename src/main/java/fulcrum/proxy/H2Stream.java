@@ -31,6 +31,7 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -680,7 +681,10 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             bytes.release();
             return;
         }
-        ctx.write(new DefaultHttp2DataFrame(bytes), ctx.voidPromise());
+        // A small piece that waits on flow control would hold its whole read buffer meanwhile.
+        int id = ((Http2StreamChannel) ctx.channel()).stream().id();
+        ctx.write(new DefaultHttp2DataFrame(QueuedPieces.compact(ctx.channel(), bytes, connection.dataWaits(id))),
+                  ctx.voidPromise());
     }
 
     @Override

@@ -572,6 +572,38 @@ class Http2WebSocketTest {
         }
     }
 
+    /**
+     * Tiny frames from the target to a client whose window is closed wait in Fulcrum (copied out
+     * of their read buffers, see QueuedPieces) and arrive whole and in order once it opens.
+     */
+    @Test
+    void tinyFramesWaitingOnAClosedWindowArriveInOrder() throws Exception {
+        int frames = 3000;
+        ByteArrayOutputStream expected = new ByteArrayOutputStream();
+        for (int i = 0; i < frames; i++) {
+            expected.writeBytes(serverText(String.format("t%04d", i)));
+        }
+        RawTarget target = keep(new RawTarget((head, in, out) -> {
+            out.write(RawTarget.switching(head, "").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            for (int i = 0; i < frames; i++) {
+                out.write(serverText(String.format("t%04d", i)));
+                out.flush(); // one small read each, as far as the network keeps them apart
+            }
+            in.read();
+        }));
+        FulcrumFixture lb = balancer(target.address(), "");
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings().initialWindowSize(0))) {
+            c.headers(1, connect(lb.port(), "/trickle"), false).flush();
+            List<Frame> got = new ArrayList<>(c.read(f -> f.stream() == 1 && f.type().equals("HEADERS"), 10_000));
+            assertEquals(200, status(got, 1));
+            got.addAll(c.read(f -> false, 1_500));
+            assertEquals(0, dataOf(got, 1).length, "nothing passes a closed window");
+            c.windowUpdate(1, 1 << 20).flush();
+            readUntilData(c, 1, expected.toByteArray());
+        }
+    }
+
     @Test
     void anIdleWebSocketStreamIsClosedWhileItsConnectionIsBusy() throws Exception {
         RawTarget target = keep(new RawTarget((head, in, out) -> {
