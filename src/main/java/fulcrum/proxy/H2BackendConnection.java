@@ -1,0 +1,255 @@
+package fulcrum.proxy;
+
+import fulcrum.balance.Target;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * One HTTP/2 (h2c) connection to a target, shared by the streams of this event loop's exchanges
+ * to it. It counts its streams against the target's SETTINGS_MAX_CONCURRENT_STREAMS (capped at
+ * {@link #MAX_STREAMS}, so load spreads over a few connections), stops taking new ones after a
+ * GOAWAY either way and closes when its last stream ends, pings the target when a connection
+ * with streams has been silent for the keep-alive timeout (closing it when the ping goes
+ * unanswered as long), and closes after the keep-alive timeout without streams.
+ *
+ * <p>Runs on its pool's event loop only.
+ */
+final class H2BackendConnection extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(H2BackendConnection.class);
+    /** Streams on one connection at most, whatever the target allows; past it another connection opens. */
+    static final int MAX_STREAMS = 100;
+    /**
+     * The connection's receive window: room for every stream's own window (64 KiB), so a stream
+     * whose client does not read (its window full, unread) never holds up the others.
+     */
+    static final int CONNECTION_WINDOW = MAX_STREAMS * Http2CodecUtil.DEFAULT_WINDOW_SIZE;
+
+    private final Target target;
+    private final BackendPool pool;
+    private final long keepAliveNanos;
+    private Channel channel;
+    private ChannelHandlerContext ctx;
+    private boolean connected;
+    /** A GOAWAY was sent or received: streams open finish, no new one starts. */
+    private boolean goingAway;
+    /** Streams opened or waiting for the connection; each ends with {@link #streamClosed}. */
+    private int streams;
+    private int maxStreams = MAX_STREAMS;
+    /** Streams waiting for the connection to be made; null once it is. */
+    private ArrayDeque<Waiter> waiting = new ArrayDeque<>(2);
+    private long idleSince = System.nanoTime();
+    private long lastRead = System.nanoTime();
+    private boolean pingSent;
+    private long pingAt;
+    private ScheduledFuture<?> tick;
+
+    private record Waiter(H2BackendStream stream, Consumer<Throwable> done) {
+    }
+
+    H2BackendConnection(Target target, BackendPool pool, long keepAliveNanos) {
+        this.target = target;
+        this.pool = pool;
+        this.keepAliveNanos = keepAliveNanos;
+    }
+
+    Target target() {
+        return target;
+    }
+
+    Channel channel() {
+        return channel;
+    }
+
+    int streams() {
+        return streams;
+    }
+
+    /** Whether a new stream may start here (now, or once the connection is made). */
+    boolean hasRoom() {
+        return !goingAway && streams < maxStreams && (channel == null || channel.isOpen());
+    }
+
+    /** The connection is being made on {@code f}'s channel. */
+    void connecting(ChannelFuture f) {
+        this.channel = f.channel();
+        if (f.isDone()) {
+            connectDone(f);
+        } else {
+            f.addListener((ChannelFuture cf) -> connectDone(cf));
+        }
+    }
+
+    /** Starts {@code stream} on this connection; {@code done} hears of its opening, or why it failed. */
+    void open(H2BackendStream stream, Consumer<Throwable> done) {
+        streams++;
+        if (waiting != null) {
+            waiting.add(new Waiter(stream, done));
+            return;
+        }
+        start(stream, done);
+    }
+
+    private void start(H2BackendStream stream, Consumer<Throwable> done) {
+        stream.connection(this);
+        Future<Http2StreamChannel> f = new Http2StreamChannelBootstrap(channel).handler(stream).open();
+        if (f.isDone()) {
+            opened(f, done);
+        } else {
+            f.addListener(x -> opened(f, done));
+        }
+    }
+
+    private void opened(Future<Http2StreamChannel> f, Consumer<Throwable> done) {
+        if (!f.isSuccess()) {
+            streamClosed();
+        }
+        done.accept(f.isSuccess() ? null : f.cause());
+    }
+
+    private void connectDone(ChannelFuture f) {
+        ArrayDeque<Waiter> w = waiting;
+        if (w == null) {
+            return;
+        }
+        waiting = null;
+        if (f.isSuccess()) {
+            connected = true;
+            w.forEach(x -> start(x.stream, x.done));
+            return;
+        }
+        streams -= w.size();
+        w.forEach(x -> x.done.accept(f.cause()));
+    }
+
+    /** A stream ended (it was counted by {@link #open}). */
+    void streamClosed() {
+        streams--;
+        if (streams == 0) {
+            idleSince = System.nanoTime();
+            if (goingAway && channel != null) {
+                channel.close();
+            }
+        }
+    }
+
+    /** Draining: GOAWAY to the target, streams open finish, then the connection closes. */
+    void goAway() {
+        if (goingAway) {
+            return;
+        }
+        goingAway = true;
+        if (streams == 0 || !connected) {
+            if (channel != null) {
+                channel.close();
+            }
+            return;
+        }
+        if (ctx != null) {
+            ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        target.connectionOpened();
+        // After the preface and SETTINGS the codec sent on its own channelActive.
+        ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(CONNECTION_WINDOW - Http2CodecUtil.DEFAULT_WINDOW_SIZE));
+        long every = Math.max(TimeUnit.MILLISECONDS.toNanos(100), keepAliveNanos / 2);
+        tick = ctx.executor().scheduleWithFixedDelay(this::tick, every, every, TimeUnit.NANOSECONDS);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Http2SettingsFrame s) {
+            Long max = s.settings().maxConcurrentStreams();
+            if (max != null) {
+                maxStreams = (int) Math.min(MAX_STREAMS, max);
+            }
+        } else if (msg instanceof Http2GoAwayFrame g) {
+            log.debug("[{}] GOAWAY from {}: {} last stream {}", ctx.channel().id(), target, g.errorCode(),
+                      g.lastStreamId());
+            goingAway = true;
+            if (streams == 0) {
+                ctx.close();
+            }
+        } else if (msg instanceof Http2PingFrame p && p.ack()) {
+            pingSent = false;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        lastRead = System.nanoTime();
+        pingSent = false;
+        ctx.fireChannelReadComplete();
+    }
+
+    private void tick() {
+        long now = System.nanoTime();
+        if (streams == 0) {
+            if (now - idleSince >= keepAliveNanos) {
+                log.debug("[{}] idle connection to {} closed", channel.id(), target);
+                channel.close();
+            }
+            return;
+        }
+        if (now - lastRead < keepAliveNanos) {
+            return;
+        }
+        if (pingSent) {
+            if (now - pingAt < keepAliveNanos) {
+                return;
+            }
+            log.debug("[{}] {} did not answer a PING: closed", channel.id(), target);
+            channel.close();
+            return;
+        }
+        pingSent = true;
+        pingAt = now;
+        ctx.writeAndFlush(new DefaultHttp2PingFrame(now));
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        target.connectionClosed();
+        if (tick != null) {
+            tick.cancel(false);
+        }
+        pool.removed(this);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("[{}] HTTP/2 connection to {}: {}", ctx.channel().id(), target, cause.toString());
+        ctx.close();
+    }
+}
