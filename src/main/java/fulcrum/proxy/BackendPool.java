@@ -98,7 +98,7 @@ public final class BackendPool {
                 return;
             }
         }
-        H2BackendConnection c = new H2BackendConnection(target, this, settings.keepAliveTimeout().toNanos());
+        H2BackendConnection c = new H2BackendConnection(target, settings, this);
         list.add(c);
         c.open(stream, done);
         Bootstrap b = prototype.clone(loop)

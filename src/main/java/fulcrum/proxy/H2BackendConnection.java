@@ -1,6 +1,7 @@
 package fulcrum.proxy;
 
 import fulcrum.balance.Target;
+import fulcrum.config.TargetGroupSettings;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,6 +22,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -46,6 +48,7 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
     static final int CONNECTION_WINDOW = MAX_STREAMS * Http2CodecUtil.DEFAULT_WINDOW_SIZE;
 
     private final Target target;
+    private final TargetGroupSettings settings;
     private final BackendPool pool;
     private final long keepAliveNanos;
     private Channel channel;
@@ -56,7 +59,7 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
     /** Streams opened or waiting for the connection; each ends with {@link #streamClosed}. */
     private int streams;
     private int maxStreams = MAX_STREAMS;
-    /** Streams waiting for the connection to be made; null once it is. */
+    /** Streams waiting for the connection to be made and its first SETTINGS read; null after. */
     private ArrayDeque<Waiter> waiting = new ArrayDeque<>(2);
     private long idleSince = System.nanoTime();
     private long lastRead = System.nanoTime();
@@ -67,10 +70,11 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
     private record Waiter(H2BackendStream stream, Consumer<Throwable> done) {
     }
 
-    H2BackendConnection(Target target, BackendPool pool, long keepAliveNanos) {
+    H2BackendConnection(Target target, TargetGroupSettings settings, BackendPool pool) {
         this.target = target;
+        this.settings = settings;
         this.pool = pool;
-        this.keepAliveNanos = keepAliveNanos;
+        this.keepAliveNanos = settings.keepAliveTimeout().toNanos();
     }
 
     Target target() {
@@ -100,6 +104,42 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private void connectDone(ChannelFuture f) {
+        if (!f.isSuccess()) {
+            failWaiting(f.cause());
+        }
+    }
+
+    /** The connection failed or closed before its SETTINGS: every waiting stream hears why. */
+    private void failWaiting(Throwable cause) {
+        ArrayDeque<Waiter> w = waiting;
+        if (w == null) {
+            return;
+        }
+        waiting = null;
+        streams -= w.size();
+        w.forEach(x -> x.done.accept(cause));
+    }
+
+    /**
+     * The target's first SETTINGS: its stream limit is known, so the waiting streams start, as
+     * many as it takes; the rest go back to the pool for another connection.
+     */
+    private void ready() {
+        ArrayDeque<Waiter> w = waiting;
+        waiting = null;
+        connected = true;
+        streams -= w.size();
+        for (Waiter x : w) {
+            if (hasRoom()) {
+                streams++;
+                start(x.stream, x.done);
+            } else {
+                pool.openStream(target, settings, x.stream, x.done);
+            }
+        }
+    }
+
     /** Starts {@code stream} on this connection; {@code done} hears of its opening, or why it failed. */
     void open(H2BackendStream stream, Consumer<Throwable> done) {
         streams++;
@@ -125,21 +165,6 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
             streamClosed();
         }
         done.accept(f.isSuccess() ? null : f.cause());
-    }
-
-    private void connectDone(ChannelFuture f) {
-        ArrayDeque<Waiter> w = waiting;
-        if (w == null) {
-            return;
-        }
-        waiting = null;
-        if (f.isSuccess()) {
-            connected = true;
-            w.forEach(x -> start(x.stream, x.done));
-            return;
-        }
-        streams -= w.size();
-        w.forEach(x -> x.done.accept(f.cause()));
     }
 
     /** A stream ended (it was counted by {@link #open}). */
@@ -192,6 +217,9 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
             if (max != null) {
                 maxStreams = (int) Math.min(MAX_STREAMS, max);
             }
+            if (waiting != null) {
+                ready();
+            }
         } else if (msg instanceof Http2GoAwayFrame g) {
             log.debug("[{}] GOAWAY from {}: {} last stream {}", ctx.channel().id(), target, g.errorCode(),
                       g.lastStreamId());
@@ -240,6 +268,7 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         target.connectionClosed();
+        failWaiting(new ClosedChannelException());
         if (tick != null) {
             tick.cancel(false);
         }

@@ -33,6 +33,8 @@ public final class H2cClient {
                 .initialSettings(initial)
                 .validateHeaders(true)
                 .gracefulShutdownTimeoutMillis(0)
+                // Streams past a lowered SETTINGS_MAX_CONCURRENT_STREAMS wait for room instead of failing.
+                .encoderEnforceMaxConcurrentStreams(true)
                 .build());
         p.addLast("mux", new Http2MultiplexHandler(RefuseStreams.INSTANCE));
         p.addLast("connection", connection);

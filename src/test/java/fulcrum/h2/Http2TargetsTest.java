@@ -1,0 +1,153 @@
+package fulcrum.h2;
+
+import fulcrum.testing.Cli;
+import fulcrum.testing.FulcrumFixture;
+import fulcrum.testing.H2Backend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * An http2 target group: requests of HTTP/1.1 clients (curl) and HTTP/2 streams (curl, nghttp)
+ * travel as streams over a few h2c connections to real HTTP/2 servers (Netty's server codec).
+ */
+class Http2TargetsTest {
+    @TempDir
+    static Path dir;
+    private static H2Backend a;
+    private static H2Backend b;
+    private static FulcrumFixture lb;
+
+    @BeforeAll
+    static void start() throws Exception {
+        a = H2Backend.start("a");
+        b = H2Backend.start("b");
+        // One event loop: every client's streams meet on the same pool, so connections are countable.
+        lb = FulcrumFixture.start("""
+                fulcrum { io-threads = 1, shutdown-grace = 1s
+                  listeners = [{ name = plain, bind = "127.0.0.1:0", default-target-group = app }]
+                  target-groups.app { targets = ["%s", "%s"], protocol-version = http2, health-check.enabled = false }
+                }""".formatted(a.address(), b.address()));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (lb != null) {
+            lb.close();
+        }
+        if (a != null) {
+            a.close();
+            b.close();
+        }
+    }
+
+    @Test
+    void http11AndHttp2ClientsShareFewBackendConnections() throws Exception {
+        int streamsBefore = a.streams() + b.streams();
+        // HTTP/1.1: six requests on one keep-alive connection, and six more on three connections.
+        List<String> urls = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            urls.add(lb.url("/h1/" + i));
+        }
+        List<String> cmd = new ArrayList<>(List.of("curl", "-sS", "--http1.1", "-w", " %{http_version} %{http_code}\\n"));
+        cmd.addAll(urls);
+        Cli.Result r = Cli.run(30, cmd.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(6, r.output().split("1.1 200").length - 1, r.output());
+        for (int i = 0; i < 3; i++) {
+            Cli.Result h2 = Cli.run(30, "curl", "-sS", "--http2-prior-knowledge", "-w", " %{http_version} %{http_code}",
+                                    lb.url("/h2/" + i));
+            assertTrue(h2.output().endsWith(" 2 200"), h2.output());
+        }
+        // Ten streams at once on one client connection.
+        List<String> n = new ArrayList<>(List.of("nghttp", "-n", "-s"));
+        for (int i = 0; i < 10; i++) {
+            n.add(lb.url("/nghttp/" + i));
+        }
+        Cli.Result ng = Cli.run(30, n.toArray(String[]::new));
+        assertEquals(0, ng.exit(), ng.output());
+        assertEquals(streamsBefore + 19, a.streams() + b.streams(), "every request a stream");
+        System.out.println("19 requests: backend connections a=" + a.connections() + " b=" + b.connections());
+        // One loop, two targets: one connection each (at most one more if a stream overlapped a close).
+        assertTrue(a.connections() <= 2 && b.connections() <= 2,
+                   "connections a=" + a.connections() + " b=" + b.connections() + " for 19 streams");
+        var h = a.requests().get(a.requests().size() - 1);
+        assertEquals("http", h.scheme().toString());
+        assertEquals("127.0.0.1:" + lb.port(), h.authority().toString());
+        assertTrue(h.contains("x-forwarded-for"), h.toString());
+        assertEquals("trailers", h.get("te").toString());
+    }
+
+    @Test
+    void bodiesAndTrailersPassBothWays() throws Exception {
+        Path body = dir.resolve("body.bin");
+        byte[] bytes = new byte[300_000];
+        new java.util.Random(2).nextBytes(bytes);
+        Files.write(body, bytes);
+        for (String proto : List.of("--http1.1", "--http2-prior-knowledge")) {
+            Path out = dir.resolve("echo" + proto + ".bin");
+            Cli.Result r = Cli.run(30, "curl", "-sS", proto, "--data-binary", "@" + body, "-o", out.toString(),
+                                   "-w", "%{http_code}", lb.url("/echo"));
+            assertEquals("200", r.output());
+            assertTrue(java.util.Arrays.equals(bytes, Files.readAllBytes(out)), "echoed intact over " + proto);
+        }
+        Cli.Result t = Cli.run(30, "nghttp", "-v", lb.url("/trailers"));
+        assertEquals(0, t.exit(), t.output());
+        assertTrue(t.output().contains("x-checksum: abc"), t.output());
+    }
+
+    @Test
+    void aSlowReaderDoesNotStallOtherStreams() throws Exception {
+        long before = a.bigWritten() + b.bigWritten();
+        // A client reading 10 KiB/s of a 64 MiB answer: its stream's window stays shut, the connection's does not.
+        Process slow = new ProcessBuilder("curl", "-sS", "--http2-prior-knowledge", "--limit-rate", "10k", "-o",
+                                          "/dev/null", lb.url("/big?n=67108864"))
+                .redirectErrorStream(true).start();
+        try {
+            Thread.sleep(1500);
+            for (int i = 0; i < 4; i++) {
+                Cli.Result r = Cli.run(20, "nghttp", "-n", "-s", lb.url("/quick/" + i), lb.url("/quick/x" + i));
+                assertEquals(0, r.exit(), r.output());
+            }
+            Cli.Result h1 = Cli.run(20, "curl", "-sS", "--http1.1", "-w", "%{http_code}", "-o", "/dev/null",
+                                    lb.url("/quick/h1"));
+            assertEquals("200", h1.output());
+            long written = a.bigWritten() + b.bigWritten() - before;
+            System.out.println("slow reader: the target wrote " + written + " bytes");
+            // Bounded by the windows and write buffers on the way (some hundreds of KiB), not the 64 MiB.
+            assertTrue(written < 8L << 20, "the target wrote " + written + " bytes for a client reading 10 KiB/s");
+        } finally {
+            slow.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aFullConnectionMakesAnother() throws Exception {
+        try (H2Backend narrow = H2Backend.start("narrow", 2);
+             FulcrumFixture two = FulcrumFixture.start("""
+                     fulcrum { io-threads = 1, shutdown-grace = 1s
+                       listeners = [{ name = plain, bind = "127.0.0.1:0", default-target-group = app }]
+                       target-groups.app { targets = ["%s"], protocol-version = http2, health-check.enabled = false }
+                     }""".formatted(narrow.address()))) {
+            List<String> n = new ArrayList<>(List.of("nghttp", "-n", "-s"));
+            for (int i = 0; i < 6; i++) {
+                n.add(two.url("/slow?ms=" + (400 + i)));
+            }
+            Cli.Result r = Cli.run(30, n.toArray(String[]::new));
+            assertEquals(0, r.exit(), r.output());
+            assertEquals(6, narrow.streams());
+            // SETTINGS_MAX_CONCURRENT_STREAMS = 2: six streams at once need three connections.
+            assertEquals(3, narrow.connections(), r.output());
+        }
+    }
+}
