@@ -179,7 +179,7 @@ public final class H2Backend implements AutoCloseable {
 
         /** Writes /big while the stream takes it: its window (flow control) is the only brake. */
         private void writeBig(ChannelHandlerContext ctx) {
-            while (bigLeft > 0 && ctx.channel().isWritable()) {
+            while (bigLeft > 0 && ctx.channel().isActive() && ctx.channel().isWritable()) {
                 int n = (int) Math.min(16384, bigLeft);
                 bigLeft -= n;
                 bigWritten.addAndGet(n);
@@ -197,6 +197,7 @@ public final class H2Backend implements AutoCloseable {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            bigLeft = 0; // reset: nothing more is sent (or counted)
             if (body != null) {
                 body.release();
                 body = null;
