@@ -168,4 +168,66 @@ class Http2TargetsTest {
             assertEquals(3, narrow.connections(), r.output());
         }
     }
+
+    @Test
+    void aRefusedStreamGoesToAnotherTargetWhileNoBodyWasSent() throws Exception {
+        try (H2Backend refusing = H2Backend.start("refusing").refuse(true);
+             H2Backend ok = H2Backend.start("ok");
+             FulcrumFixture two = FulcrumFixture.forTargets("protocol-version = http2\nhealth-check.enabled = false",
+                                                            refusing.address(), ok.address())) {
+            for (int i = 0; i < 4; i++) {
+                Cli.Result r = Cli.run(20, "curl", "-sS", "-w", " %{http_code}", two.url("/r" + i));
+                assertTrue(r.output().startsWith("ok /r" + i) && r.output().endsWith(" 200"), r.output());
+            }
+            assertTrue(refusing.requests().size() >= 2, "round robin tried the refusing target too");
+            // A body that went to the refusing target cannot be sent again: 502 for that one.
+            int failed = 0;
+            for (int i = 0; i < 4; i++) {
+                Cli.Result r = Cli.run(20, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                                       "--data-binary", "payload", two.url("/p" + i));
+                failed += r.output().equals("502") ? 1 : 0;
+                assertTrue(r.output().equals("200") || r.output().equals("502"), r.output());
+            }
+            assertTrue(failed >= 1 && failed <= 3, failed + " of 4 bodies refused");
+        }
+    }
+
+    @Test
+    void aTargetsGoAwayMovesNewStreamsToANewConnection() throws Exception {
+        try (H2Backend leaving = H2Backend.start("leaving").goAwayAfterEach(true);
+             FulcrumFixture one = FulcrumFixture.forTargets("protocol-version = http2\nhealth-check.enabled = false",
+                                                            leaving.address())) {
+            for (int i = 0; i < 3; i++) {
+                Cli.Result r = Cli.run(20, "curl", "-sS", "-w", " %{http_code}", one.url("/g" + i));
+                assertTrue(r.output().endsWith(" 200"), r.output());
+                Thread.sleep(100); // the GOAWAY follows the answer
+            }
+            assertEquals(3, leaving.connections(), "no new stream on a connection that got GOAWAY");
+        }
+    }
+
+    @Test
+    void aDrainingTargetGetsGoAwayAndItsOpenStreamsFinish() throws Exception {
+        try (H2Backend draining = H2Backend.start("draining");
+             FulcrumFixture one = FulcrumFixture.forTargets(
+                     "protocol-version = http2\nhealth-check.enabled = false\nderegistration-delay = 30s",
+                     draining.address())) {
+            Process slow = new ProcessBuilder("curl", "-sS", "--http2-prior-knowledge", "-w", " %{http_code}",
+                                              one.url("/slow?ms=1500")).redirectErrorStream(true).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (draining.streams() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            var group = one.balancer().targetGroups().get("app");
+            group.drain(group.snapshot().all().get(0), "test");
+            assertTrue(slow.waitFor(20, TimeUnit.SECONDS));
+            String out = new String(slow.getInputStream().readAllBytes());
+            assertTrue(out.endsWith("draining slow\n 200"), "the open stream finished: " + out);
+            while (draining.closed() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(1, draining.goAwaysReceived(), "GOAWAY from Fulcrum");
+            assertEquals(1, draining.closed(), "then the connection closed");
+        }
+    }
 }

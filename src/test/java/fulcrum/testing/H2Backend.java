@@ -15,7 +15,11 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -46,6 +50,12 @@ public final class H2Backend implements AutoCloseable {
     private final AtomicInteger streams = new AtomicInteger();
     private final AtomicLong bigWritten = new AtomicLong();
     private final List<Http2Headers> requests = new CopyOnWriteArrayList<>();
+    private final AtomicInteger goAwaysReceived = new AtomicInteger();
+    private final AtomicInteger closed = new AtomicInteger();
+    /** Every stream is refused unprocessed (RST_STREAM REFUSED_STREAM). */
+    private volatile boolean refuse;
+    /** Each answer is followed by GOAWAY on its connection, as a server going away does. */
+    private volatile boolean goAwayAfterEach;
 
     private H2Backend(String name, long maxConcurrentStreams) throws InterruptedException {
         this.name = name;
@@ -64,6 +74,20 @@ public final class H2Backend implements AutoCloseable {
                                 stream.pipeline().addLast(new Stream(ch.id().asShortText()));
                             }
                         }));
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                if (msg instanceof Http2GoAwayFrame) {
+                                    goAwaysReceived.incrementAndGet();
+                                }
+                                ReferenceCountUtil.release(msg);
+                            }
+
+                            @Override
+                            public void channelInactive(ChannelHandlerContext ctx) {
+                                closed.incrementAndGet();
+                            }
+                        });
                     }
                 })
                 .bind("127.0.0.1", 0).sync().channel();
@@ -79,6 +103,26 @@ public final class H2Backend implements AutoCloseable {
 
     public String address() {
         return "127.0.0.1:" + ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    public H2Backend refuse(boolean on) {
+        refuse = on;
+        return this;
+    }
+
+    public H2Backend goAwayAfterEach(boolean on) {
+        goAwayAfterEach = on;
+        return this;
+    }
+
+    /** GOAWAY frames received from clients. */
+    public int goAwaysReceived() {
+        return goAwaysReceived.get();
+    }
+
+    /** Connections closed so far. */
+    public int closed() {
+        return closed.get();
     }
 
     /** Connections accepted so far. */
@@ -119,7 +163,13 @@ public final class H2Backend implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             try {
-                if (msg instanceof Http2HeadersFrame hf && path == null) {
+                if (msg instanceof Http2HeadersFrame hf && path == null && refuse) {
+                    requests.add(hf.headers());
+                    path = "refused";
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+                } else if (path == "refused") {
+                    return;
+                } else if (msg instanceof Http2HeadersFrame hf && path == null) {
                     requests.add(hf.headers());
                     path = hf.headers().path().toString();
                     body = ctx.alloc().buffer();
@@ -175,6 +225,9 @@ public final class H2Backend implements AutoCloseable {
                                                            .set("content-type", "text/plain")
                                                            .set("content-length", Integer.toString(b.length))));
             ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b), true));
+            if (goAwayAfterEach) {
+                ctx.channel().parent().writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            }
         }
 
         /** Writes /big while the stream takes it: its window (flow control) is the only brake. */
