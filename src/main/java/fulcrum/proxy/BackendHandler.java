@@ -101,7 +101,9 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
     @Override
     public void close() {
         owner = null;
-        ctx.channel().close();
+        if (ctx != null) {
+            ctx.channel().close();
+        }
     }
 
     void startTunnel(Tunnel t) {

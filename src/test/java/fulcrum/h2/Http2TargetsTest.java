@@ -230,4 +230,25 @@ class Http2TargetsTest {
             assertEquals(1, draining.closed(), "then the connection closed");
         }
     }
+
+    @Test
+    void aSilentConnectionIsPingedAndAnIdleOneCloses() throws Exception {
+        try (H2Backend quiet = H2Backend.start("quiet");
+             FulcrumFixture one = FulcrumFixture.forTargets(
+                     "protocol-version = http2\nhealth-check.enabled = false\nkeep-alive-timeout = 400ms",
+                     quiet.address())) {
+            // A stream waiting 2.5 s on a silent connection: pinged (and answered), not closed.
+            Cli.Result r = Cli.run(20, "curl", "-sS", "-w", " %{http_code}", one.url("/slow?ms=2500"));
+            assertEquals("quiet slow\n 200", r.output());
+            assertTrue(quiet.pings() >= 1, "pings: " + quiet.pings());
+            assertEquals(0, quiet.closed());
+            // No stream for the keep-alive timeout: closed.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (quiet.closed() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(1, quiet.closed(), "the idle connection closed");
+            System.out.println("silent 2.5 s with keep-alive-timeout 400ms: " + quiet.pings() + " pings");
+        }
+    }
 }

@@ -20,6 +20,7 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -52,6 +53,7 @@ public final class H2Backend implements AutoCloseable {
     private final List<Http2Headers> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger goAwaysReceived = new AtomicInteger();
     private final AtomicInteger closed = new AtomicInteger();
+    private final AtomicInteger pings = new AtomicInteger();
     /** Every stream is refused unprocessed (RST_STREAM REFUSED_STREAM). */
     private volatile boolean refuse;
     /** Each answer is followed by GOAWAY on its connection, as a server going away does. */
@@ -79,6 +81,8 @@ public final class H2Backend implements AutoCloseable {
                             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                                 if (msg instanceof Http2GoAwayFrame) {
                                     goAwaysReceived.incrementAndGet();
+                                } else if (msg instanceof Http2PingFrame p && !p.ack()) {
+                                    pings.incrementAndGet(); // the codec has answered it
                                 }
                                 ReferenceCountUtil.release(msg);
                             }
@@ -118,6 +122,11 @@ public final class H2Backend implements AutoCloseable {
     /** GOAWAY frames received from clients. */
     public int goAwaysReceived() {
         return goAwaysReceived.get();
+    }
+
+    /** PINGs received from clients. */
+    public int pings() {
+        return pings.get();
     }
 
     /** Connections closed so far. */
