@@ -310,6 +310,26 @@ class GrpcTargetsTest {
         }
     }
 
+    @Test
+    void aTargetResetAfterTheFirstMessageEndsTheCallUnavailable() throws Exception {
+        try (H2Backend resetting = H2Backend.start("resetting").grpcReset(true);
+             FulcrumFixture one = FulcrumFixture.forTargets("protocol-version = grpc\nhealth-check.enabled = false",
+                                                            resetting.address())) {
+            ManagedChannel c = NettyChannelBuilder.forAddress(one.address()).usePlaintext().build();
+            try {
+                Iterator<SimpleResponse> it = stub(c).serverStreamingRpc(req("count:5"));
+                assertEquals("partial", it.next().getResponseMessage());
+                StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                                                                                          it::hasNext);
+                // Trailers from Fulcrum, not a reset: the client sees the status it retries on.
+                assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+                assertEquals("target unavailable", e.getStatus().getDescription());
+            } finally {
+                c.shutdownNow();
+            }
+        }
+    }
+
     /** One gRPC message as it travels: uncompressed flag, 4-byte length, the protobuf bytes. */
     private static byte[] grpcFrame(SimpleRequest r) {
         byte[] m = r.toByteArray();

@@ -58,6 +58,8 @@ public final class H2Backend implements AutoCloseable {
     private volatile boolean refuse;
     /** Each answer is followed by GOAWAY on its connection, as a server going away does. */
     private volatile boolean goAwayAfterEach;
+    /** Each call gets one gRPC message (a SimpleResponse "partial") and then RST_STREAM INTERNAL_ERROR. */
+    private volatile boolean grpcReset;
 
     private H2Backend(String name, long maxConcurrentStreams) throws InterruptedException {
         this.name = name;
@@ -111,6 +113,11 @@ public final class H2Backend implements AutoCloseable {
 
     public H2Backend refuse(boolean on) {
         refuse = on;
+        return this;
+    }
+
+    public H2Backend grpcReset(boolean on) {
+        grpcReset = on;
         return this;
     }
 
@@ -199,6 +206,17 @@ public final class H2Backend implements AutoCloseable {
         }
 
         private void answer(ChannelHandlerContext ctx) {
+            if (grpcReset) {
+                byte[] partial = "partial".getBytes(StandardCharsets.US_ASCII);
+                ByteBuf m = Unpooled.buffer().writeByte(0).writeInt(partial.length + 2).writeByte(0x0a)
+                        .writeByte(partial.length).writeBytes(partial);
+                ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                                                               .set("content-type", "application/grpc")));
+                ctx.writeAndFlush(new DefaultHttp2DataFrame(m));
+                ctx.executor().schedule(() -> ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR)),
+                                        100, TimeUnit.MILLISECONDS);
+                return;
+            }
             if (path.startsWith("/hang")) {
                 return;
             }
