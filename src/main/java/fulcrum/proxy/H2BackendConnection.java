@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -205,6 +206,15 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
         target.connectionOpened();
         // After the preface and SETTINGS the codec sent on its own channelActive.
         ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(CONNECTION_WINDOW - Http2CodecUtil.DEFAULT_WINDOW_SIZE));
+        // A target that accepts the connection but never speaks HTTP/2 must not hold its streams:
+        // its SETTINGS are part of the connect, bounded by the connect timeout.
+        long connectMillis = settings.connectTimeout().toMillis();
+        ctx.executor().schedule(() -> {
+            if (waiting != null) {
+                failWaiting(new ConnectTimeoutException("no SETTINGS within " + connectMillis + "ms"));
+                ctx.close();
+            }
+        }, connectMillis, TimeUnit.MILLISECONDS);
         long every = Math.max(TimeUnit.MILLISECONDS.toNanos(100), keepAliveNanos / 2);
         tick = ctx.executor().scheduleWithFixedDelay(this::tick, every, every, TimeUnit.NANOSECONDS);
         ctx.fireChannelActive();

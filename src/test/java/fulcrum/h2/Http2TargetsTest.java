@@ -251,4 +251,19 @@ class Http2TargetsTest {
             System.out.println("silent 2.5 s with keep-alive-timeout 400ms: " + quiet.pings() + " pings");
         }
     }
+
+    @Test
+    void aTargetThatNeverSpeaksHttp2IsAConnectFailure() throws Exception {
+        // Accepts connections, never answers: no SETTINGS within connect-timeout is a failed connect.
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+             FulcrumFixture one = FulcrumFixture.forTargets(
+                     "protocol-version = http2\nhealth-check.enabled = false\nconnect-timeout = 400ms\nmax-retries = 0",
+                     "127.0.0.1:" + silent.getLocalPort())) {
+            long t0 = System.nanoTime();
+            Cli.Result r = Cli.run(20, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", one.url("/"));
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertEquals("502", r.output());
+            assertTrue(ms < 5000, "answered after " + ms + " ms");
+        }
+    }
 }
