@@ -266,4 +266,19 @@ class Http2TargetsTest {
             assertTrue(ms < 5000, "answered after " + ms + " ms");
         }
     }
+
+    @Test
+    void streamsAboveTheTargetsGoAwayGoElsewhere() throws Exception {
+        try (H2Backend leaving = H2Backend.start("leaving").goAwayUnprocessed(true);
+             H2Backend ok = H2Backend.start("ok");
+             FulcrumFixture two = FulcrumFixture.forTargets("protocol-version = http2\nhealth-check.enabled = false",
+                                                            leaving.address(), ok.address())) {
+            for (int i = 0; i < 4; i++) {
+                // POST: not idempotent, so only "never processed" allows the second try.
+                Cli.Result r = Cli.run(20, "curl", "-sS", "-X", "POST", "-w", " %{http_code}", two.url("/u" + i));
+                assertTrue(r.output().startsWith("ok /u" + i) && r.output().endsWith(" 200"), r.output());
+            }
+            assertTrue(leaving.streams() >= 2, "round robin sent streams to the leaving target too");
+        }
+    }
 }

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -58,6 +59,8 @@ public final class H2Backend implements AutoCloseable {
     private volatile boolean refuse;
     /** Each answer is followed by GOAWAY on its connection, as a server going away does. */
     private volatile boolean goAwayAfterEach;
+    /** Each request is answered by GOAWAY with last stream id 0: not processed, the connection closes. */
+    private volatile boolean goAwayUnprocessed;
     /** Each call gets one gRPC message (a SimpleResponse "partial") and then RST_STREAM INTERNAL_ERROR. */
     private volatile boolean grpcReset;
 
@@ -68,14 +71,15 @@ public final class H2Backend implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.incrementAndGet();
-                        ch.pipeline().addLast(Http2FrameCodecBuilder.forServer()
+                        Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                                 .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(maxConcurrentStreams))
-                                .build());
+                                .build();
+                        ch.pipeline().addLast(codec);
                         ch.pipeline().addLast(new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
                             @Override
                             protected void initChannel(Channel stream) {
                                 streams.incrementAndGet();
-                                stream.pipeline().addLast(new Stream(ch.id().asShortText()));
+                                stream.pipeline().addLast(new Stream(ch.id().asShortText(), codec));
                             }
                         }));
                         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
@@ -113,6 +117,11 @@ public final class H2Backend implements AutoCloseable {
 
     public H2Backend refuse(boolean on) {
         refuse = on;
+        return this;
+    }
+
+    public H2Backend goAwayUnprocessed(boolean on) {
+        goAwayUnprocessed = on;
         return this;
     }
 
@@ -168,12 +177,14 @@ public final class H2Backend implements AutoCloseable {
 
     private final class Stream extends ChannelInboundHandlerAdapter {
         private final String connection;
+        private final Http2FrameCodec codec;
         private String path;
         private ByteBuf body;
         private long bigLeft;
 
-        Stream(String connection) {
+        Stream(String connection, Http2FrameCodec codec) {
             this.connection = connection;
+            this.codec = codec;
         }
 
         @Override
@@ -206,6 +217,12 @@ public final class H2Backend implements AutoCloseable {
         }
 
         private void answer(ChannelHandlerContext ctx) {
+            if (goAwayUnprocessed) {
+                ChannelHandlerContext c = ctx.channel().parent().pipeline().context(codec);
+                codec.goAway(c, 0, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER, c.newPromise())
+                        .addListener(f -> c.close());
+                return;
+            }
             if (grpcReset) {
                 byte[] partial = "partial".getBytes(StandardCharsets.US_ASCII);
                 ByteBuf m = Unpooled.buffer().writeByte(0).writeInt(partial.length + 2).writeByte(0x0a)
