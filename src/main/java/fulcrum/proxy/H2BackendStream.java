@@ -62,6 +62,8 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     private boolean finalHead;
     /** The target did not process the stream (REFUSED_STREAM, or above its GOAWAY's last stream id). */
     private boolean refused;
+    /** Counted by its connection as one of its streams, until closed. */
+    private boolean counted = true;
 
     H2BackendStream(Target target) {
         this.target = target;
@@ -156,7 +158,17 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     public void close() {
         owner = null;
         if (ctx != null) {
+            // The stream ends now (RST_STREAM unless both sides ended it); Netty tells the pipeline
+            // later, in a task of its own, too late to count under load.
             ctx.close();
+            uncount();
+        }
+    }
+
+    private void uncount() {
+        if (counted) {
+            counted = false;
+            connection.streamClosed();
         }
     }
 
@@ -316,7 +328,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        connection.streamClosed();
+        uncount();
         Exchange o = owner;
         owner = null;
         if (o != null) {

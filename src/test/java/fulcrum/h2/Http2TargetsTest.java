@@ -281,4 +281,18 @@ class Http2TargetsTest {
             assertTrue(leaving.streams() >= 2, "round robin sent streams to the leaving target too");
         }
     }
+
+    @Test
+    void h2loadManyStreamsAllSucceedOnFewBackendConnections() throws Exception {
+        int before = a.connections() + b.connections();
+        // 8 client connections x 32 concurrent streams, one event loop: 256 streams at once towards two targets.
+        Cli.Result r = Cli.run(60, "h2load", "-n", "2000", "-c", "8", "-m", "32", lb.url("/load"));
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains("2000 succeeded, 0 failed, 0 errored"), r.output());
+        assertTrue(r.output().contains("status codes: 2000 2xx"), r.output());
+        int opened = a.connections() + b.connections() - before;
+        System.out.println("h2load 8x32 streams: " + opened + " new backend connections");
+        // Up to 128 streams per target at once: two connections of 100 each at most, per target.
+        assertTrue(opened <= 4, opened + " backend connections opened");
+    }
 }
