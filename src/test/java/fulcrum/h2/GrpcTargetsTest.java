@@ -330,6 +330,37 @@ class GrpcTargetsTest {
         }
     }
 
+    @Test
+    void twoHundredCallsAtOnce() throws Exception {
+        int n = 200;
+        CountDownLatch done = new CountDownLatch(n);
+        List<Object> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 0; i < n; i++) {
+            SimpleServiceGrpc.newStub(plain).withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .unaryRpc(req("sleep:" + (i % 5) * 20), new StreamObserver<>() {
+                        @Override
+                        public void onNext(SimpleResponse r) {
+                            results.add(r.getResponseMessage());
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            results.add(t);
+                            done.countDown();
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            done.countDown();
+                        }
+                    });
+        }
+        assertTrue(done.await(30, TimeUnit.SECONDS));
+        assertEquals(n, results.size());
+        long ok = results.stream().filter(r -> r instanceof String s && s.matches("[ab] sleep:\\d+")).count();
+        assertEquals(n, ok, results.stream().filter(r -> !(r instanceof String)).findFirst().orElse("").toString());
+    }
+
     /** One gRPC message as it travels: uncompressed flag, 4-byte length, the protobuf bytes. */
     private static byte[] grpcFrame(SimpleRequest r) {
         byte[] m = r.toByteArray();
