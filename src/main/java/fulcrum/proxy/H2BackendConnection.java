@@ -86,10 +86,6 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
         return channel;
     }
 
-    int streams() {
-        return streams;
-    }
-
     /** Whether a new stream may start here (now, or once the connection is made). */
     boolean hasRoom() {
         return !goingAway && streams < maxStreams && (channel == null || channel.isOpen());

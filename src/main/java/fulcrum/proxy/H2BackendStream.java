@@ -86,8 +86,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     @Override
     public void send(Object msg) {
         if (msg instanceof HttpRequest req) {
-            heldHead = requestHeaders(req);
-            ReferenceCountUtil.release(msg);
+            heldHead = requestHeaders(req); // the exchange keeps its head (records, a retry)
             return;
         }
         if (!(msg instanceof HttpContent c)) {
@@ -313,7 +312,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
         if (evt instanceof Http2ResetFrame r) {
             refused |= r.errorCode() == Http2Error.REFUSED_STREAM.code();
             log.debug("[{}] {} reset the stream: {}", ctx.channel().id(), target, r.errorCode());
-        } else if (evt instanceof Http2GoAwayFrame g) {
+        } else if (evt instanceof Http2GoAwayFrame) {
             refused = true; // above the GOAWAY's last stream id: never processed
         }
         ReferenceCountUtil.release(evt);
