@@ -67,6 +67,8 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
     private boolean pingSent;
     private long pingAt;
     private ScheduledFuture<?> tick;
+    /** Opens this connection's streams; one loop only, so its handler may be set per stream. */
+    private Http2StreamChannelBootstrap streamBootstrap;
 
     private record Waiter(H2BackendStream stream, Consumer<Throwable> done) {
     }
@@ -149,7 +151,10 @@ final class H2BackendConnection extends ChannelInboundHandlerAdapter {
 
     private void start(H2BackendStream stream, Consumer<Throwable> done) {
         stream.connection(this);
-        Future<Http2StreamChannel> f = new Http2StreamChannelBootstrap(channel).handler(stream).open();
+        if (streamBootstrap == null) {
+            streamBootstrap = new Http2StreamChannelBootstrap(channel);
+        }
+        Future<Http2StreamChannel> f = streamBootstrap.handler(stream).open();
         if (f.isDone()) {
             opened(f, done);
         } else {
