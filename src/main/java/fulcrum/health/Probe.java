@@ -1,6 +1,7 @@
 package fulcrum.health;
 
 import fulcrum.config.HealthCheckSettings;
+import fulcrum.config.TargetGroupSettings.ProtocolVersion;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -11,6 +12,8 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -20,11 +23,14 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One health check of one target: a TCP connect, or an HTTP GET whose status line decides. The
+ * One health check of one target: a TCP connect, or an HTTP request in the group's protocol
+ * version (HTTP/1.1, HTTP/2 or gRPC over h2c) whose answer decides. The
  * whole check, connect included, must finish within the timeout. The returned future always
  * succeeds, with a failed {@link ProbeResult} when the target did not pass.
  */
 final class Probe {
+    private static final int MAX_HEAD = 16 * 1024;
+
     private Probe() {
     }
 
@@ -39,14 +45,23 @@ final class Probe {
         ChannelHandler handler = new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
-                if (hc.protocol() == HealthCheckSettings.Protocol.HTTP) {
+                if (hc.protocol() == HealthCheckSettings.Protocol.TCP) {
+                    return;
+                }
+                if (hc.version() == ProtocolVersion.HTTP1) {
                     HttpDecoderConfig decoder = new HttpDecoderConfig()
                             .setMaxInitialLineLength(4096)
-                            .setMaxHeaderSize(16 * 1024)
+                            .setMaxHeaderSize(MAX_HEAD)
                             .setMaxChunkSize(8192);
                     ch.pipeline().addLast(new HttpClientCodec(decoder, false, false),
                                           new HttpProbeHandler(result, hc.path(), hostHeader, hc.matcher(), timeout));
+                    return;
                 }
+                // h2c with prior knowledge, as the group's traffic goes; no pushes, heads bounded as for HTTP/1.1.
+                Http2Settings settings = Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(MAX_HEAD);
+                ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().initialSettings(settings).build(),
+                                      new H2ProbeHandler.Streams(),
+                                      new H2ProbeHandler(result, hc, hostHeader, hc.version() == ProtocolVersion.GRPC));
             }
         };
         Bootstrap b = new Bootstrap()

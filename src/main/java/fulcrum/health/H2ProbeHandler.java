@@ -1,0 +1,155 @@
+package fulcrum.health;
+
+import fulcrum.config.HealthCheckSettings;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.util.AsciiString;
+import io.netty.util.concurrent.Promise;
+
+/**
+ * One request on one HTTP/2 stream of a fresh h2c connection (after {@link Http2FrameCodec}).
+ * For an http2 group: {@code GET path}, judged by {@code :status} like the HTTP/1.1 probe. For a
+ * grpc group: a unary gRPC call to {@code path}, judged by its grpc-status (in the trailers, or
+ * in the only HEADERS of a trailers-only answer) and, on the standard health service's path, by
+ * the serving status of the HealthCheckResponse.
+ */
+final class H2ProbeHandler extends ProbeHandler {
+    private static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+    private static final AsciiString GRPC_TIMEOUT = AsciiString.cached("grpc-timeout");
+    private static final AsciiString APPLICATION_GRPC = AsciiString.cached("application/grpc");
+
+    private final HealthCheckSettings hc;
+    private final String authority;
+    private final boolean grpc;
+    private Http2FrameStream stream;
+    /** The final (non-1xx) :status, or -1 before it. */
+    private int status = -1;
+    /** What the health service answered (standard health check only), released in handlerRemoved. */
+    private ByteBuf answer;
+
+    H2ProbeHandler(Promise<ProbeResult> result, HealthCheckSettings hc, String authority, boolean grpc) {
+        super(result, hc.timeout());
+        this.hc = hc;
+        this.authority = authority;
+        this.grpc = grpc;
+    }
+
+    @Override
+    ChannelFuture request(ChannelHandlerContext ctx) {
+        stream = ctx.pipeline().get(Streams.class).newStream();
+        Http2Headers h = new DefaultHttp2Headers()
+                .method((grpc ? HttpMethod.POST : HttpMethod.GET).asciiName())
+                .scheme("http")
+                .authority(authority)
+                .path(hc.path());
+        h.set(HttpHeaderNames.USER_AGENT, USER_AGENT);
+        if (!grpc) {
+            return ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, true).stream(stream));
+        }
+        h.set(HttpHeaderNames.CONTENT_TYPE, APPLICATION_GRPC)
+         .set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS)
+         // So that the target gives up on the call when the probe does (at most 8 digits).
+         .set(GRPC_TIMEOUT, Math.min(hc.timeout().toMillis(), 99_999_999L) + "m");
+        ctx.write(new DefaultHttp2HeadersFrame(h, false).stream(stream));
+        if (hc.grpcHealthService()) {
+            answer = ctx.alloc().buffer(64);
+        }
+        return ctx.writeAndFlush(new DefaultHttp2DataFrame(GrpcHealth.request(ctx.alloc(), hc.grpcService()), true)
+                                         .stream(stream));
+    }
+
+    @Override
+    void read(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Http2HeadersFrame f && f.stream() == stream) {
+            headers(f.headers(), f.isEndStream());
+        } else if (msg instanceof Http2DataFrame f && f.stream() == stream) {
+            data(ctx, f);
+        } else if (msg instanceof Http2ResetFrame f && f.stream() == stream) {
+            done(ProbeResult.failed("stream reset: " + name(f.errorCode())));
+        } else if (msg instanceof Http2GoAwayFrame f && stream.id() > f.lastStreamId()) {
+            done(ProbeResult.failed("refused by GOAWAY: " + name(f.errorCode())));
+        }
+    }
+
+    private void headers(Http2Headers h, boolean endStream) {
+        if (status < 0) {
+            int code;
+            try {
+                code = Integer.parseInt(String.valueOf(h.status()));
+            } catch (NumberFormatException e) {
+                done(ProbeResult.failed("invalid :status " + h.status()));
+                return;
+            }
+            if (code >= 100 && code < 200) {
+                return; // informational: the real status follows
+            }
+            status = code;
+            if (!grpc) {
+                done(ProbeResult.status(code, hc.matcher()));
+                return;
+            }
+            if (code != 200) {
+                done(ProbeResult.failed("status " + code + ", not a gRPC answer"));
+                return;
+            }
+        }
+        CharSequence grpcStatus = h.get(GRPC_STATUS);
+        if (grpcStatus != null) {
+            done(GrpcHealth.judge(grpcStatus, hc.matcher(), answer));
+        } else if (endStream) {
+            done(ProbeResult.failed("no grpc-status"));
+        }
+    }
+
+    private void data(ChannelHandlerContext ctx, Http2DataFrame f) {
+        if (answer != null) {
+            if (answer.readableBytes() + f.content().readableBytes() > GrpcHealth.MAX_ANSWER) {
+                done(ProbeResult.failed("answer over " + GrpcHealth.MAX_ANSWER + " bytes, not a HealthCheckResponse"));
+                return;
+            }
+            answer.writeBytes(f.content());
+        }
+        if (f.isEndStream()) {
+            done(ProbeResult.failed(status < 0 ? "no response head" : "no grpc-status"));
+            return;
+        }
+        // An answer larger than the stream's window must not stall before its trailers.
+        if (f.initialFlowControlledBytes() > 0) {
+            ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(f.initialFlowControlledBytes()).stream(stream));
+        }
+    }
+
+    /** Netty opens a client stream only through a handler of this kind, between codec and probe. */
+    static final class Streams extends Http2ChannelDuplexHandler {
+    }
+
+    private static String name(long errorCode) {
+        Http2Error e = Http2Error.valueOf(errorCode);
+        return e == null ? "error " + errorCode : e.name();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (answer != null) {
+            answer.release();
+            answer = null;
+        }
+    }
+}
