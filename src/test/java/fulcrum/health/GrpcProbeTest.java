@@ -3,10 +3,9 @@ package fulcrum.health;
 import com.typesafe.config.ConfigFactory;
 import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HealthCheckSettings;
-import io.grpc.Server;
+import fulcrum.testing.GrpcHealthServer;
+import fulcrum.testing.H2cStatusServer;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -19,8 +18,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -59,35 +56,12 @@ class GrpcProbeTest {
                          NioSocketChannel.class).get(5, TimeUnit.SECONDS);
     }
 
-    /** A grpc-java server with the standard health service and nothing else. */
-    record GrpcServer(Server server, HealthStatusManager health) implements AutoCloseable {
-        static GrpcServer start() throws IOException {
-            HealthStatusManager health = new HealthStatusManager();
-            Server s = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-                                         .addService(health.getHealthService()).build().start();
-            return new GrpcServer(s, health);
-        }
-
-        int port() {
-            return server.getPort();
-        }
-
-        String address() {
-            return "127.0.0.1:" + port();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        }
-    }
-
     @Test
     void theDefaultGrpcCheckAsksTheStandardHealthServiceAndWantsServing() throws Exception {
         HealthCheckSettings hc = settings("grpc", "");
         assertEquals(HealthCheckSettings.GRPC_HEALTH_PATH, hc.path());
         assertEquals("", hc.grpcService());
-        try (GrpcServer g = GrpcServer.start()) {
+        try (GrpcHealthServer g = GrpcHealthServer.start()) {
             ProbeResult r = probe(hc, g.port());
             assertTrue(r.healthy(), r.reason());
             assertEquals("SERVING", r.reason());
@@ -102,7 +76,7 @@ class GrpcProbeTest {
 
     @Test
     void aNamedServiceIsAskedAboutByName() throws Exception {
-        try (GrpcServer g = GrpcServer.start()) {
+        try (GrpcHealthServer g = GrpcHealthServer.start()) {
             HealthCheckSettings chat = settings("grpc", "grpc-service = fulcrum.Chat");
             assertEquals(ProbeResult.failed("grpc-status 5 NOT_FOUND not in 0"), probe(chat, g.port()),
                          "grpc-java answers NOT_FOUND for a service it has no status for");
@@ -116,7 +90,7 @@ class GrpcProbeTest {
 
     @Test
     void albStylePathIsJudgedByGrpcCodesOfATrailersOnlyAnswer() throws Exception {
-        try (GrpcServer g = GrpcServer.start()) {
+        try (GrpcHealthServer g = GrpcHealthServer.start()) {
             // grpc-java answers a method it lacks with one HEADERS frame: grpc-status 12 UNIMPLEMENTED.
             HealthCheckSettings alb = settings("grpc", "path = \"/AWS.ALB/healthcheck\", grpc-codes = \"12\"");
             assertEquals(ProbeResult.passed("grpc-status 12 UNIMPLEMENTED"), probe(alb, g.port()));
@@ -135,7 +109,7 @@ class GrpcProbeTest {
     void stoppedServerIsRefused() throws Exception {
         HealthCheckSettings hc = settings("grpc", "");
         int port;
-        try (GrpcServer g = GrpcServer.start()) {
+        try (GrpcHealthServer g = GrpcHealthServer.start()) {
             port = g.port();
             assertTrue(probe(hc, port).healthy());
         }
@@ -144,7 +118,7 @@ class GrpcProbeTest {
 
     @Test
     void http2GroupIsProbedWithGetOverH2c() throws Exception {
-        try (H2cServer s = new H2cServer()) {
+        try (H2cStatusServer s = new H2cStatusServer()) {
             HealthCheckSettings hc = settings("http2", "path = /health");
             assertEquals(ProbeResult.passed("status 200"), probe(hc, s.port()));
             assertEquals(List.of("GET /health"), s.requests);
@@ -165,7 +139,7 @@ class GrpcProbeTest {
 
     @Test
     void grpcAnswerWithoutStatusOrFromAPlainHttpServerFails() throws Exception {
-        try (H2cServer s = new H2cServer()) {
+        try (H2cStatusServer s = new H2cStatusServer()) {
             // :status 200 with END_STREAM and no grpc-status: not a gRPC answer.
             assertEquals(ProbeResult.failed("no grpc-status"), probe(settings("grpc", ""), s.port()));
             s.status = 404;

@@ -1,4 +1,4 @@
-package fulcrum.health;
+package fulcrum.testing;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -27,13 +27,13 @@ import java.util.concurrent.TimeUnit;
  * Netty or Go h2c backend would): answers every request with {@link #status} and no body, and
  * notes each request as "METHOD path".
  */
-final class H2cServer implements AutoCloseable {
-    final List<String> requests = new CopyOnWriteArrayList<>();
-    volatile int status = 200;
+public final class H2cStatusServer implements AutoCloseable {
+    public final List<String> requests = new CopyOnWriteArrayList<>();
+    public volatile int status = 200;
     private final EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
 
-    H2cServer() throws InterruptedException {
+    public H2cStatusServer() throws InterruptedException {
         server = new ServerBootstrap().group(loops).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -44,11 +44,11 @@ final class H2cServer implements AutoCloseable {
                 .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
     }
 
-    int port() {
+    public int port() {
         return ((InetSocketAddress) server.localAddress()).getPort();
     }
 
-    String address() {
+    public String address() {
         return "127.0.0.1:" + port();
     }
 
