@@ -59,7 +59,9 @@ final class Probe {
                 }
                 // h2c with prior knowledge, as the group's traffic goes; no pushes, heads bounded as for HTTP/1.1.
                 Http2Settings settings = Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(MAX_HEAD);
-                ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().initialSettings(settings).build(),
+                // Once judged, the close sends GOAWAY and does not wait for the stream to end.
+                ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().initialSettings(settings)
+                                                             .gracefulShutdownTimeoutMillis(0).build(),
                                       new H2ProbeHandler.Streams(),
                                       new H2ProbeHandler(result, hc, hostHeader, hc.version() == ProtocolVersion.GRPC));
             }

@@ -129,6 +129,22 @@ class GrpcProbeTest {
     }
 
     @Test
+    void aProbeThatTimedOutClosesItsConnectionAtOnce() throws Exception {
+        try (H2cStatusServer s = new H2cStatusServer()) {
+            s.silent = true;
+            assertEquals(ProbeResult.failed("timeout after 300ms"), probe(settings("grpc", "timeout = 300ms"), s.port()));
+            assertEquals(ProbeResult.failed("timeout after 300ms"), probe(settings("http2", "timeout = 300ms"), s.port()));
+            // Its stream still open, the connection is not kept for a graceful end: no probe leaves one behind.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            while (s.open.get() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(0, s.open.get(), "connections left open");
+            assertEquals(2, s.requests.size());
+        }
+    }
+
+    @Test
     void anHttp2ProbeOfAnHttp1OnlyServerFails() throws Exception {
         // An HTTP/1.1 server answers the preface with a 400 or closes: never a pass.
         try (ScriptedServer s = ScriptedServer.answering("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")) {

@@ -24,12 +24,16 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An HTTP/2-only server speaking h2c with prior knowledge (Netty's {@code Http2FrameCodec}, as a
- * Netty or Go h2c backend would): answers every request with {@link #status} and no body, and
- * notes each request as "METHOD path".
+ * Netty or Go h2c backend would): answers every request with {@link #status} and no body (or,
+ * {@link #silent}, never), and notes each request as "METHOD path".
  */
 public final class H2cStatusServer implements AutoCloseable {
     public final List<String> requests = new CopyOnWriteArrayList<>();
     public volatile int status = 200;
+    /** When set, requests are noted and never answered. */
+    public volatile boolean silent;
+    /** Connections open now. */
+    public final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
     private final EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
 
@@ -38,6 +42,8 @@ public final class H2cStatusServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        open.incrementAndGet();
+                        ch.closeFuture().addListener(f -> open.decrementAndGet());
                         ch.pipeline().addLast(Http2FrameCodecBuilder.forServer().build(), new Answer());
                     }
                 })
@@ -58,6 +64,9 @@ public final class H2cStatusServer implements AutoCloseable {
             try {
                 if (msg instanceof Http2HeadersFrame f) {
                     requests.add(f.headers().method() + " " + f.headers().path());
+                    if (silent) {
+                        return;
+                    }
                     ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
                             new DefaultHttp2Headers().status(Integer.toString(status)), true).stream(f.stream()));
                 }
