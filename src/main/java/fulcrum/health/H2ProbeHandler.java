@@ -1,6 +1,7 @@
 package fulcrum.health;
 
 import fulcrum.config.HealthCheckSettings;
+import fulcrum.config.TargetGroupSettings.ProtocolVersion;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,7 +15,6 @@ import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -24,7 +24,7 @@ import io.netty.util.AsciiString;
 import io.netty.util.concurrent.Promise;
 
 /**
- * One request on one HTTP/2 stream of a fresh h2c connection (after {@link Http2FrameCodec}).
+ * One request on one HTTP/2 stream of a fresh h2c connection (after Netty's Http2FrameCodec).
  * For an http2 group: {@code GET path}, judged by {@code :status} like the HTTP/1.1 probe. For a
  * grpc group: a unary gRPC call to {@code path}, judged by its grpc-status (in the trailers, or
  * in the only HEADERS of a trailers-only answer) and, on the standard health service's path, by
@@ -44,11 +44,11 @@ final class H2ProbeHandler extends ProbeHandler {
     /** What the health service answered (standard health check only), released in handlerRemoved. */
     private ByteBuf answer;
 
-    H2ProbeHandler(Promise<ProbeResult> result, HealthCheckSettings hc, String authority, boolean grpc) {
+    H2ProbeHandler(Promise<ProbeResult> result, HealthCheckSettings hc, String authority) {
         super(result, hc.timeout());
         this.hc = hc;
         this.authority = authority;
-        this.grpc = grpc;
+        this.grpc = hc.version() == ProtocolVersion.GRPC;
     }
 
     @Override

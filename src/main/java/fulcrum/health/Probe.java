@@ -63,7 +63,7 @@ final class Probe {
                 ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().initialSettings(settings)
                                                              .gracefulShutdownTimeoutMillis(0).build(),
                                       new H2ProbeHandler.Streams(),
-                                      new H2ProbeHandler(result, hc, hostHeader, hc.version() == ProtocolVersion.GRPC));
+                                      new H2ProbeHandler(result, hc, hostHeader));
             }
         };
         Bootstrap b = new Bootstrap()
