@@ -1,5 +1,6 @@
 package fulcrum.testing;
 
+import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -11,13 +12,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real grpc-java server on loopback with the standard health service (grpc-services'
- * {@link HealthStatusManager}: the whole server SERVING from the start) and nothing else.
+ * {@link HealthStatusManager}: the whole server SERVING from the start) and the services given.
  */
 public record GrpcHealthServer(Server server, HealthStatusManager health, int port) implements AutoCloseable {
-    public static GrpcHealthServer start() throws IOException {
+    /** With {@code services} besides the health service. */
+    public static GrpcHealthServer start(BindableService... services) throws IOException {
         HealthStatusManager health = new HealthStatusManager();
-        Server s = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-                                     .addService(health.getHealthService()).build().start();
+        NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                                                 .addService(health.getHealthService());
+        for (BindableService service : services) {
+            b.addService(service);
+        }
+        Server s = b.build().start();
         return new GrpcHealthServer(s, health, s.getPort());
     }
 
