@@ -146,10 +146,10 @@ class GrpcProbeTest {
 
     @Test
     void anHttp2ProbeOfAnHttp1OnlyServerFails() throws Exception {
-        // An HTTP/1.1 server answers the preface with a 400 or closes: never a pass.
+        // An HTTP/1.1 server answers the preface with a 400 (or closes): never a pass, and the reason says why.
         try (ScriptedServer s = ScriptedServer.answering("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")) {
             ProbeResult r = probe(settings("http2", ""), s.port());
-            assertFalse(r.healthy(), r.reason());
+            assertEquals(ProbeResult.failed("no HTTP/2 (h2c) answer: does the target speak HTTP/1.1 only?"), r);
         }
     }
 
