@@ -1,7 +1,5 @@
 package fulcrum.health;
 
-import com.typesafe.config.ConfigFactory;
-import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HealthCheckSettings;
 import fulcrum.testing.GrpcHealthServer;
 import fulcrum.testing.H2cStatusServer;
@@ -13,12 +11,10 @@ import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -42,17 +38,12 @@ class GrpcProbeTest {
         loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
-    static HealthCheckSettings settings(String version, String healthCheck) {
-        FulcrumSettings s = FulcrumSettings.from(ConfigFactory.parseString(
-                "fulcrum { listeners = [{ name = t, bind = \"127.0.0.1:0\", default-target-group = app }]\n"
-                + "target-groups.app { targets = [\"127.0.0.1:1\"], protocol-version = " + version + "\n"
-                + " health-check { interval = 5s, timeout = 2s\n" + healthCheck + " } } }"));
-        return s.targetGroups().get("app").healthCheck();
+    private static HealthCheckSettings settings(String version, String healthCheck) {
+        return Probes.settings(version, healthCheck);
     }
 
     private static ProbeResult probe(HealthCheckSettings hc, int port) throws Exception {
-        return Probe.run(hc, new InetSocketAddress("127.0.0.1", port), "127.0.0.1:" + port, loops.next(),
-                         NioSocketChannel.class).get(5, TimeUnit.SECONDS);
+        return Probes.probe(loops, hc, port);
     }
 
     @Test
