@@ -29,6 +29,7 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -103,6 +104,20 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             ex.clientClosed();
         }
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * The client reset the stream. A stream not being read (its target cannot take more) would
+     * only close once read again (Netty's child channels deliver what they hold first), so it is
+     * closed now: what it holds is released and the exchange ends with its client.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame) {
+            ctx.close();
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -461,6 +476,8 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR), ctx.voidPromise());
         }
         ctx.flush();
+        // Read again: frames held while the target was slow are dropped, and a closed stream closes.
+        updateReading();
     }
 
     @Override

@@ -22,11 +22,16 @@ final class ResponseTimer {
         this.waiting = waiting;
     }
 
-    /** Fires in {@code nanos} unless already armed (the armed one checks the current exchange). */
+    /**
+     * Fires in {@code nanos} unless already armed to fire sooner (the armed one checks the current
+     * exchange); a shorter deadline (a gRPC client's) moves it earlier.
+     */
     void arm(long nanos) {
-        if (timer == null) {
-            timer = ctx.executor().schedule(this::fire, nanos, TimeUnit.NANOSECONDS);
+        if (timer != null && timer.getDelay(TimeUnit.NANOSECONDS) <= nanos) {
+            return;
         }
+        cancel();
+        timer = ctx.executor().schedule(this::fire, nanos, TimeUnit.NANOSECONDS);
     }
 
     void cancel() {
