@@ -2,7 +2,6 @@ package fulcrum.health;
 
 import fulcrum.config.StatusMatcher;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -11,6 +10,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.time.Duration;
@@ -33,7 +33,7 @@ final class HttpProbeHandler extends ProbeHandler {
     }
 
     @Override
-    ChannelFuture request(ChannelHandlerContext ctx) {
+    Future<?> request(ChannelHandlerContext ctx) {
         FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path,
                                                          Unpooled.EMPTY_BUFFER);
         req.headers()

@@ -2,6 +2,7 @@ package fulcrum.health;
 
 import fulcrum.config.HealthCheckSettings;
 import fulcrum.config.TargetGroupSettings.ProtocolVersion;
+import fulcrum.proxy.H2cClient;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -12,8 +13,6 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -57,13 +56,9 @@ final class Probe {
                                           new HttpProbeHandler(result, hc.path(), hostHeader, hc.matcher(), timeout));
                     return;
                 }
-                // h2c with prior knowledge, as the group's traffic goes; no pushes, heads bounded as for HTTP/1.1.
-                Http2Settings settings = Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(MAX_HEAD);
-                // Once judged, the close sends GOAWAY and does not wait for the stream to end.
-                ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().initialSettings(settings)
-                                                             .gracefulShutdownTimeoutMillis(0).build(),
-                                      new H2ProbeHandler.Streams(),
-                                      new H2ProbeHandler(result, hc, hostHeader));
+                // h2c with prior knowledge, the pipeline the group's traffic goes on; heads bounded as for HTTP/1.1.
+                H2cClient.init(ch.pipeline(), MAX_HEAD,
+                               new H2ProbeHandler.Connection(result, new H2ProbeHandler(result, hc, hostHeader)));
             }
         };
         Bootstrap b = new Bootstrap()

@@ -1,10 +1,10 @@
 package fulcrum.health;
 
 import fulcrum.Main;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
 import java.time.Duration;
@@ -25,8 +25,8 @@ abstract class ProbeHandler extends ChannelInboundHandlerAdapter {
         this.timeout = timeout;
     }
 
-    /** Writes and flushes the request. */
-    abstract ChannelFuture request(ChannelHandlerContext ctx);
+    /** Writes and flushes the request (or opens the stream it goes on); a failure is the result. */
+    abstract Future<?> request(ChannelHandlerContext ctx);
 
     /** Reads one message of the answer; it is released afterwards. Called until there is a result. */
     abstract void read(ChannelHandlerContext ctx, Object msg);

@@ -144,7 +144,7 @@ class GrpcProbeTest {
     }
 
     @Test
-    void grpcAnswerWithoutStatusOrFromAPlainHttpServerFails() throws Exception {
+    void grpcAnswerWithoutStatusFromAPlainHttpServerOrAResetFails() throws Exception {
         try (H2cStatusServer s = new H2cStatusServer()) {
             // :status 200 with END_STREAM and no grpc-status: not a gRPC answer.
             assertEquals(ProbeResult.failed("no grpc-status"), probe(settings("grpc", ""), s.port()));
@@ -152,6 +152,9 @@ class GrpcProbeTest {
             assertEquals(ProbeResult.failed("status 404, not a gRPC answer"), probe(settings("grpc", ""), s.port()));
             assertEquals(List.of("POST " + HealthCheckSettings.GRPC_HEALTH_PATH,
                                  "POST " + HealthCheckSettings.GRPC_HEALTH_PATH), s.requests);
+            s.refuse = true;
+            assertEquals(ProbeResult.failed("stream reset: REFUSED_STREAM"), probe(settings("grpc", ""), s.port()));
+            assertEquals(ProbeResult.failed("stream reset: REFUSED_STREAM"), probe(settings("http2", ""), s.port()));
         }
     }
 

@@ -12,6 +12,8 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.ReferenceCountUtil;
@@ -25,13 +27,15 @@ import java.util.concurrent.TimeUnit;
 /**
  * An HTTP/2-only server speaking h2c with prior knowledge (Netty's {@code Http2FrameCodec}, as a
  * Netty or Go h2c backend would): answers every request with {@link #status} and no body (or,
- * {@link #silent}, never), and notes each request as "METHOD path".
+ * {@link #silent}, never; {@link #refuse}, with a reset), and notes each request as "METHOD path".
  */
 public final class H2cStatusServer implements AutoCloseable {
     public final List<String> requests = new CopyOnWriteArrayList<>();
     public volatile int status = 200;
     /** When set, requests are noted and never answered. */
     public volatile boolean silent;
+    /** When set, requests are refused with RST_STREAM REFUSED_STREAM. */
+    public volatile boolean refuse;
     /** Connections open now. */
     public final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
     private final EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -65,6 +69,10 @@ public final class H2cStatusServer implements AutoCloseable {
                 if (msg instanceof Http2HeadersFrame f) {
                     requests.add(f.headers().method() + " " + f.headers().path());
                     if (silent) {
+                        return;
+                    }
+                    if (refuse) {
+                        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(f.stream()));
                         return;
                     }
                     ctx.writeAndFlush(new DefaultHttp2HeadersFrame(
