@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 
@@ -66,20 +67,11 @@ public final class BackendPool {
 
     /** Opens a new connection; the handler is registered busy at once so it can be closed. */
     ChannelFuture connect(Target target, TargetGroupSettings settings, BackendHandler handler) {
-        Bootstrap b = prototype.clone(loop)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
-                                                                             settings.connectTimeout().toMillis()))
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
-                        ch.pipeline().addLast(HANDLER, handler);
-                    }
-                });
         busy(target).add(handler);
-        ChannelFuture f = b.connect(target.socketAddress());
+        ChannelFuture f = open(target, settings, p -> {
+            p.addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
+            p.addLast(HANDLER, handler);
+        });
         // A connection that never became active gets no channelInactive: forget it when it closes.
         f.channel().closeFuture().addListener(cf -> removed(handler));
         return f;
@@ -101,7 +93,14 @@ public final class BackendPool {
         H2BackendConnection c = new H2BackendConnection(target, settings, this);
         list.add(c);
         c.open(stream, done);
-        Bootstrap b = prototype.clone(loop)
+        ChannelFuture f = open(target, settings, p -> H2cClient.init(p, settings.maxResponseHeaderSize(), c));
+        f.channel().closeFuture().addListener(cf -> removed(c));
+        c.connecting(f);
+    }
+
+    /** Connects to {@code target} on this loop, under its group's connect timeout; {@code pipeline} fills the pipeline. */
+    private ChannelFuture open(Target target, TargetGroupSettings settings, Consumer<ChannelPipeline> pipeline) {
+        return prototype.clone(loop)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
@@ -109,12 +108,10 @@ public final class BackendPool {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        H2cClient.init(ch.pipeline(), settings.maxResponseHeaderSize(), c);
+                        pipeline.accept(ch.pipeline());
                     }
-                });
-        ChannelFuture f = b.connect(target.socketAddress());
-        f.channel().closeFuture().addListener(cf -> removed(c));
-        c.connecting(f);
+                })
+                .connect(target.socketAddress());
     }
 
     /** Forgets an HTTP/2 connection that closed. */

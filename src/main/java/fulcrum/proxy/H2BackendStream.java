@@ -20,7 +20,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -104,16 +103,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
                 return;
             }
         }
-        if (c.content().isReadable() || (last && !withTrailers)) {
-            ctx.write(new DefaultHttp2DataFrame(c.content(), last && !withTrailers), ctx.voidPromise());
-        } else {
-            c.release();
-        }
-        if (withTrailers) {
-            Http2Headers t = new DefaultHttp2Headers(false);
-            fields(trailers, t);
-            ctx.write(new DefaultHttp2HeadersFrame(t, true), ctx.voidPromise());
-        }
+        H2Frames.writeBody(ctx, c, H2BackendStream::fields);
     }
 
     private void writeHead(boolean endStream) {

@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
@@ -543,18 +542,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             c.release();
             return;
         }
-        HttpHeaders trailers = last ? ((LastHttpContent) c).trailingHeaders() : null;
-        boolean withTrailers = trailers != null && !trailers.isEmpty();
-        if (c.content().isReadable() || (last && !withTrailers)) {
-            ctx.write(new DefaultHttp2DataFrame(c.content(), last && !withTrailers), ctx.voidPromise());
-        } else {
-            c.release();
-        }
-        if (withTrailers) {
-            Http2Headers t = new DefaultHttp2Headers(false);
-            HttpConversionUtil.toHttp2Headers(trailers, t);
-            ctx.write(new DefaultHttp2HeadersFrame(t, true), ctx.voidPromise());
-        }
+        H2Frames.writeBody(ctx, c, HttpConversionUtil::toHttp2Headers);
         if (last) {
             responseEnded = true;
         }
