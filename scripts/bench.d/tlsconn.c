@@ -18,26 +18,13 @@
  * One thread, epoll, non-blocking sockets, OpenSSL. Loopback addresses only.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
+#include "bench.h"
 
 enum state { CONNECTING, HANDSHAKE, WRITING, READING, DRAINING };
 
@@ -64,18 +51,6 @@ static double *lat;
 static size_t lat_n, lat_cap;
 static int measuring;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
 static void watch(slot *s, unsigned events, int op) {
     struct epoll_event ev = {.events = events, .data.ptr = s};
     epoll_ctl(epfd, op, s->fd, &ev);
@@ -86,15 +61,8 @@ static void start(slot *s) {
     s->sent = 0;
     s->body_left = -1;
     s->started = now_s();
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (s->fd < 0) { perror("tlsconn: socket"); exit(1); }
-    int one = 1;
-    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    /* The kernel picks the port at connect time, per destination: the sources multiply ports. */
-    setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    struct sockaddr_in src = {.sin_family = AF_INET};
-    src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(next_source++ % nsources));
-    if (bind(s->fd, (struct sockaddr *)&src, sizeof src) < 0) { perror("tlsconn: bind"); exit(1); }
+    s->fd = source_socket(next_source++, nsources);
+    if (s->fd < 0) { perror("tlsconn: socket or bind"); exit(1); }
     s->ssl = SSL_new(ctx);
     SSL_set_fd(s->ssl, s->fd);
     SSL_set_connect_state(s->ssl);
@@ -223,36 +191,23 @@ static void step(slot *s) {
     }
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
     const char *url = NULL;
     int conns = 64;
     double duration = 10, timeout = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--url")) url = argv[i + 1];
-        else if (!strcmp(argv[i], "--conns")) conns = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--sources")) nsources = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--timeout")) timeout = atof(argv[i + 1]);
-        else { fprintf(stderr, "tlsconn: unknown option %s\n", argv[i]); return 2; }
-    }
-    char host[16];
-    int port = 0;
-    char path[128] = "/";
-    if (!url || sscanf(url, "https://%15[0-9.]:%d%127s", host, &port, path) < 2 || conns <= 0 || nsources <= 0 ||
-        inet_pton(AF_INET, host, &target.sin_addr) != 1 || (ntohl(target.sin_addr.s_addr) >> 24) != 127) {
+    const option opts[] = {
+        {"--url", 's', &url}, {"--conns", 'i', &conns}, {"--duration", 'd', &duration},
+        {"--sources", 'i', &nsources}, {"--timeout", 'd', &timeout}, {NULL},
+    };
+    char hostport[32], path[128];
+    if (parse_options(argc, argv, 1, opts, "tlsconn") < 0 || !url || conns <= 0 || nsources <= 0 ||
+        loopback_url(url, "https", &target, hostport, sizeof hostport, path, sizeof path) < 0) {
         fprintf(stderr, "usage: tlsconn --url https://127.x.x.x:PORT/ [--conns N] [--duration S] [--sources N] "
                         "[--timeout S]\n");
         return 2;
     }
-    target.sin_family = AF_INET;
-    target.sin_port = htons((uint16_t)port);
-    request_len = (size_t)snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n",
-                                   path, host, port);
+    request_len = (size_t)snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                                   path, hostport);
     signal(SIGPIPE, SIG_IGN);
 
     ctx = SSL_CTX_new(TLS_client_method());
@@ -280,12 +235,8 @@ int main(int argc, char **argv) {
         }
     }
     double secs = now_s() - t0, cpu = cpu_s() - c0;
-    double p50 = 0, p99 = 0;
-    if (lat_n) {
-        qsort(lat, lat_n, sizeof *lat, cmp);
-        p50 = lat[lat_n / 2] * 1e6;
-        p99 = lat[(size_t)((double)(lat_n - 1) * 0.99)] * 1e6;
-    }
+    double p50, p99;
+    percentiles_us(lat, lat_n, &p50, &p99);
     printf("TLS-CONN conns=%d secs=%.3f handshakes=%ld rate=%.1f errors=%ld resumed=%ld p50_us=%.0f p99_us=%.0f "
            "client_cpu_pct=%.1f protocol=%s cipher=%s group=%s%s%s%s\n",
            conns, secs, handshakes, handshakes / secs, errors, resumed, p50, p99, cpu / secs * 100,

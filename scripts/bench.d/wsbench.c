@@ -23,21 +23,11 @@
  * One thread, epoll, non-blocking sockets with TCP_NODELAY. Frames up to 2^31 bytes.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "bench.h"
 
 #define MAX_URLS 16
 #define MAX_EVENTS 256
@@ -227,23 +217,6 @@ static void frame_head(buf *out, int opcode, size_t len, const unsigned char *ma
     buf_append(out, h, n);
 }
 
-static void nonblocking_nodelay(int fd) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec / 1e6;
-}
-
 /* ---- echo server ---------------------------------------------------------------------- */
 
 static void close_conn(conn *c) {
@@ -335,7 +308,7 @@ static int run_echo(int port) {
             if (!c) {
                 int fd;
                 while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    nonblocking_nodelay(fd);
+                    nodelay(fd);
                     conn *nc = calloc(1, sizeof *nc);
                     nc->fd = fd;
                     struct epoll_event e = {.events = EPOLLIN, .data.ptr = nc};
@@ -372,24 +345,15 @@ static void drop(conn *c) {
     c->fd = -1;
 }
 
-static int parse_url(const char *url, struct sockaddr_in *addr, char *hostport, size_t hp) {
-    const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
-    if (!p) return -1;
-    const char *colon = strchr(p, ':');
-    if (!colon) return -1;
-    char host[16];
-    size_t hl = (size_t)(colon - p);
-    if (hl >= sizeof host) return -1;
-    memcpy(host, p, hl);
-    host[hl] = 0;
-    int port = atoi(colon + 1);
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) return -1;
-    /* Loopback only: the benchmark never sends traffic elsewhere. */
-    if ((ntohl(addr->sin_addr.s_addr) >> 24) != 127) return -1;
-    snprintf(hostport, hp, "%s:%d", host, port);
+/* Each ws://127.x.x.x:PORT/ URL: its address and its "host:port"; -1 after naming one that is not. */
+static int parse_urls(const char **urls, int nurls, struct sockaddr_in *addrs, char (*hostports)[96],
+                      const char *prog) {
+    for (int u = 0; u < nurls; u++) {
+        if (loopback_url(urls[u], "ws", &addrs[u], hostports[u], sizeof hostports[u], NULL, 0) < 0) {
+            fprintf(stderr, "%s: '%s' is not ws://127.x.x.x:PORT/\n", prog, urls[u]);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -397,26 +361,18 @@ static int run_load(int argc, char **argv) {
     const char *urls[MAX_URLS];
     int nurls = 0, clients = 64, size = 32;
     double duration = 10, connect_timeout = 15;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--url") && nurls < MAX_URLS) urls[nurls++] = argv[i + 1];
-        else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--duration")) duration = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--connect-timeout")) connect_timeout = atof(argv[i + 1]);
-        else { fprintf(stderr, "wsbench load: unknown option %s\n", argv[i]); return 2; }
-    }
+    const option opts[] = {
+        {"--url", 'S', urls, MAX_URLS, &nurls}, {"--clients", 'i', &clients}, {"--duration", 'd', &duration},
+        {"--size", 'i', &size}, {"--connect-timeout", 'd', &connect_timeout}, {NULL},
+    };
+    if (parse_options(argc, argv, 2, opts, "wsbench load") < 0) return 2;
     if (nurls == 0 || clients <= 0 || size <= 0) {
         fprintf(stderr, "wsbench load: --url ws://127.x.x.x:PORT/ is required; --clients and --size must be > 0\n");
         return 2;
     }
     struct sockaddr_in addrs[MAX_URLS];
     char hostports[MAX_URLS][96];
-    for (int u = 0; u < nurls; u++) {
-        if (parse_url(urls[u], &addrs[u], hostports[u], sizeof hostports[u]) < 0) {
-            fprintf(stderr, "wsbench load: '%s' is not ws://127.x.x.x:PORT/\n", urls[u]);
-            return 2;
-        }
-    }
+    if (parse_urls(urls, nurls, addrs, hostports, "wsbench load") < 0) return 2;
     /* The message each client sends, masked once: the same bytes every time. */
     unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     buf msg = {0};
@@ -433,7 +389,7 @@ static int run_load(int argc, char **argv) {
     for (int i = 0; i < clients; i++) {
         int u = i % nurls;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        nonblocking_nodelay(fd);
+        nodelay(fd);
         if (connect(fd, (struct sockaddr *)&addrs[u], sizeof addrs[u]) < 0 && errno != EINPROGRESS) {
             fprintf(stderr, "wsbench load: connect %s: %s\n", hostports[u], strerror(errno));
             errors++;
@@ -534,24 +490,15 @@ typedef struct {
     char head[1024];
 } stormer;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int run_storm(int argc, char **argv) {
     const char *urls[MAX_URLS];
     int nurls = 0, count = 10000, inflight = 1000, sources = 4;
     double timeout = 60, hold = 0;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--url") && nurls < MAX_URLS) urls[nurls++] = argv[i + 1];
-        else if (!strcmp(argv[i], "--count")) count = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--inflight")) inflight = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--sources")) sources = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--timeout")) timeout = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--hold")) hold = atof(argv[i + 1]);
-        else { fprintf(stderr, "wsbench storm: unknown option %s\n", argv[i]); return 2; }
-    }
+    const option opts[] = {
+        {"--url", 'S', urls, MAX_URLS, &nurls}, {"--count", 'i', &count}, {"--inflight", 'i', &inflight},
+        {"--sources", 'i', &sources}, {"--timeout", 'd', &timeout}, {"--hold", 'd', &hold}, {NULL},
+    };
+    if (parse_options(argc, argv, 2, opts, "wsbench storm") < 0) return 2;
     if (nurls == 0 || count <= 0 || inflight <= 0 || sources <= 0) {
         fprintf(stderr, "wsbench storm: --url ws://127.x.x.x:PORT/ is required; --count, --inflight and --sources "
                         "must be > 0\n");
@@ -559,12 +506,7 @@ static int run_storm(int argc, char **argv) {
     }
     struct sockaddr_in addrs[MAX_URLS];
     char hostports[MAX_URLS][96];
-    for (int u = 0; u < nurls; u++) {
-        if (parse_url(urls[u], &addrs[u], hostports[u], sizeof hostports[u]) < 0) {
-            fprintf(stderr, "wsbench storm: '%s' is not ws://127.x.x.x:PORT/\n", urls[u]);
-            return 2;
-        }
-    }
+    if (parse_urls(urls, nurls, addrs, hostports, "wsbench storm") < 0) return 2;
     epfd = epoll_create1(0);
     stormer *ss = calloc((size_t)count, sizeof *ss);
     double *lat = calloc((size_t)count, sizeof *lat);
@@ -579,24 +521,18 @@ static int run_storm(int argc, char **argv) {
             stormer *s = &ss[next];
             s->url = next % nurls;
             s->started = now_s();
-            s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-            if (s->fd < 0) {
+            s->fd = source_socket(next, sources);
+            if (s->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
                 fprintf(stderr, "wsbench storm: socket: %s (ulimit -n?)\n", strerror(errno));
                 return 1;
             }
-            nonblocking_nodelay(s->fd);
-            /* Several source addresses: the ports of one address would run out over rounds. */
-            int one = 1;
-            setsockopt(s->fd, IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, sizeof one);
-            struct sockaddr_in src = {.sin_family = AF_INET};
-            src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(next % sources));
             next++;
             pending++;
-            if (bind(s->fd, (struct sockaddr *)&src, sizeof src) < 0 ||
+            if (s->fd < 0 ||
                 (connect(s->fd, (struct sockaddr *)&addrs[s->url], sizeof addrs[s->url]) < 0 && errno != EINPROGRESS)) {
                 last_error = strerror(errno);
                 s->state = 3;
-                close(s->fd);
+                if (s->fd >= 0) close(s->fd);
                 errors++;
                 pending--;
                 continue;
@@ -672,12 +608,8 @@ static int run_storm(int argc, char **argv) {
     }
     errors += count - next;
     double secs = last_open - t0, cpu = cpu_s() - c0;
-    double p50 = 0, p99 = 0;
-    if (opened) {
-        qsort(lat, (size_t)opened, sizeof *lat, cmp_double);
-        p50 = lat[opened / 2] * 1e6;
-        p99 = lat[(size_t)((opened - 1) * 0.99)] * 1e6;
-    }
+    double p50, p99;
+    percentiles_us(lat, (size_t)opened, &p50, &p99);
     printf("WS-STORM count=%d opened=%d errors=%ld secs=%.3f rate=%.1f p50_us=%.0f p99_us=%.0f inflight=%d "
            "client_cpu_pct=%.1f%s%s%s\n",
            count, opened, errors, secs, secs > 0 ? opened / secs : 0, p50, p99, inflight,

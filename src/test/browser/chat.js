@@ -3,8 +3,8 @@
 // Two people chatting in real browsers: Debian's chromium, driven through playwright-core (which
 // downloads no browser), opens the chat page (docker/chat/public/index.html) at --url in two
 // separate browser contexts (two cookie jars, as two people), waits until both are connected
-// over WebSocket, sends a message from the first and waits for it on the second. Screenshots of
-// both pages go to --out. Used by src/test/java/fulcrum/socketio/BrowserChatTest.java.
+// over WebSocket, sends a message from the first and waits for it on both, then a reply from the
+// second and waits for that on both. Screenshots of both pages go to --out. Used by src/test/java/fulcrum/socketio/BrowserChatTest.java.
 //
 //   node chat.js --url http://127.0.0.1:PORT/ --out DIR [--chromium /usr/bin/chromium]
 //                [--timeout-ms 30000] [--attempts 3]
@@ -13,7 +13,7 @@
 // first, so the message has to cross servers through Redis (the last one is kept either way).
 //
 // stdout: one JSON object per line; the last is
-//   {"event":"result","ok":true|false,"reason":...,"pages":[{"name","server","transport",
+//   {"event":"result","ok":true|false,"reason":...,"message","reply","pages":[{"name","server","transport",
 //    "cookies":[names],"protocols":[the page's and polls' nextHopProtocol],"messages":[texts],"screenshot"}]}
 // Exit 0 when ok, 1 when not, 2 on bad arguments.
 
@@ -110,12 +110,15 @@ async function run(opts) {
     people.push(bob);
 
     const message = `hello from alice on ${alice.server}`;
-    await alice.page.fill('#input', message);
-    await alice.page.click('#send');
+    const reply = `hello back from bob on ${bob.server}`;
     let reason = null;
     try {
-      for (const p of people) {
-        await p.page.locator('#messages li', { hasText: message }).waitFor({ timeout: opts.timeoutMs });
+      for (const [from, text] of [[alice, message], [bob, reply]]) {
+        await from.page.fill('#input', text);
+        await from.page.click('#send');
+        for (const p of people) {
+          await p.page.locator('#messages li', { hasText: text }).waitFor({ timeout: opts.timeoutMs });
+        }
       }
     } catch (e) {
       reason = `message not shown on every page: ${e.message.split('\n')[0]}`;
@@ -124,7 +127,7 @@ async function run(opts) {
     for (const p of people) {
       pages.push(await describe(p, opts.out));
     }
-    emit({ event: 'result', ok: reason === null, reason, message, pages });
+    emit({ event: 'result', ok: reason === null, reason, message, reply, pages });
     return reason === null;
   } finally {
     for (const p of people) {

@@ -15,6 +15,7 @@
 //   {"cmd":"waitState","group":G,"target":T,"state":S}   until T's row says S; reply: ms
 //   {"cmd":"waitGone","group":G,"target":T}        until T's row is gone; reply: ms
 //   {"cmd":"waitRate","group":G,"target":T}        until T's requests/s cell shows more than 0; reply: ms
+//   {"cmd":"waitText","group":G,"target":T,"text":X}    until T's row contains X; reply: ms, row
 //   {"cmd":"waitStatus","text":X}                  until the page's status line contains X; reply: ms
 //   {"cmd":"deregister","group":G,"target":T}      clicks Deregister, accepts the confirmation
 //   {"cmd":"register","group":G,"target":T}        fills the group's register form and submits it
@@ -132,6 +133,13 @@ async function run(opts) {
               const r = document.querySelector(sel);
               return r && r.dataset.state === state && r.querySelector('.badge').textContent.includes(state);
             }, { sel: rowSelector(c.group, c.target), state: c.state }, { timeout: opts.timeoutMs, polling: 50 });
+            reply = { ms: Date.now() - started, row: await page.locator(rowSelector(c.group, c.target)).innerText() };
+            break;
+          case 'waitText':
+            await page.waitForFunction(({ sel, text }) => {
+              const r = document.querySelector(sel);
+              return r && r.textContent.includes(text);
+            }, { sel: rowSelector(c.group, c.target), text: c.text }, { timeout: opts.timeoutMs, polling: 50 });
             reply = { ms: Date.now() - started, row: await page.locator(rowSelector(c.group, c.target)).innerText() };
             break;
           case 'waitStatus':

@@ -3,6 +3,7 @@ package fulcrum.admin;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.LayoutBase;
 import fulcrum.http.DesyncClass;
+import fulcrum.http.RequestDecoder;
 import fulcrum.proxy.ConnectionFacts;
 import fulcrum.proxy.ExchangeObserver.ExchangeRecord;
 import fulcrum.proxy.ExchangeObserver.TunnelRecord;
@@ -122,7 +123,7 @@ public final class AccessLogLayout extends LayoutBase<ILoggingEvent> {
          .quoted("target:port_list", r.target())
          .quoted("target_status_code_list", targetStatus)
          .quoted("classification", classification)
-         .quoted("classification_reason", classification == null ? null : r.reason())
+         .quoted("classification_reason", classification == null ? null : RequestDecoder.classificationCode(r.reason()))
          .plain("conn_trace_id", c == null ? null : "TID_" + c.id())
          .quoted("transformed_host", null)
          .quoted("transformed_uri", null)

@@ -282,12 +282,26 @@ final class AdminApi {
         Json.quote(b, t.reason());
         b.append(",\"since\":");
         Json.quote(b, t.since().toString());
+        lastCheck(b.append(",\"last_check\":"), t.lastCheck());
         return b.append(",\"open_connections\":").append(t.openConnections()).append(",\"tunnels\":")
                 .append(t.tunnels()).append(",\"outstanding_requests\":").append(t.outstandingRequests())
                 .append(",\"requests_served\":").append(t.requestsServed())
                 .append(",\"ejected\":").append(t.ejected(System.nanoTime()))
                 .append(",\"ejected_for_seconds\":").append(t.ejectionLeft(System.nanoTime()).toMillis() / 1000.0)
                 .append(",\"ejections\":").append(t.ejections());
+    }
+
+    /** The latest check, which may fail (or pass) for another reason than the state's change did. */
+    private static void lastCheck(StringBuilder b, Target.Check c) {
+        if (c == null) {
+            b.append("null");
+            return;
+        }
+        b.append("{\"passed\":").append(c.passed()).append(",\"reason\":");
+        Json.quote(b, c.reason());
+        b.append(",\"at\":");
+        Json.quote(b, c.at().toString());
+        b.append('}');
     }
 
     private static void strings(StringBuilder b, List<String> list) {

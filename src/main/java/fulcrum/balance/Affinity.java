@@ -22,6 +22,8 @@ public final class Affinity {
     /** The target was the one the request's Engine.IO session is bound to. */
     private boolean sessionTarget;
     private boolean askedShared;
+    /** The request's URI was read for its Engine.IO sid and handshake (once: lookups and retries reuse it). */
+    private boolean engineIoRead;
 
     /**
      * When the request carries an Engine.IO sid this instance does not know and the group's
@@ -32,13 +34,25 @@ public final class Affinity {
         if (askedShared || !group.settings().stickiness().usesEngineIo() || !group.engineIo().shared()) {
             return null;
         }
-        String s = EngineIoSessions.sid(request.uri());
-        if (s == null || group.engineIo().knows(s, System.nanoTime())) {
+        readEngineIo(request);
+        if (sid == null || group.engineIo().knows(sid, System.nanoTime())) {
             return null;
         }
         askedShared = true;
-        sid = s;
-        return group.engineIo().lookupShared(s);
+        return group.engineIo().lookupShared(sid);
+    }
+
+    /** The request's Engine.IO sid, or whether it opens a session: its URI read once. */
+    private void readEngineIo(HttpRequest request) {
+        if (engineIoRead) {
+            return;
+        }
+        engineIoRead = true;
+        String uri = request.uri();
+        sid = EngineIoSessions.sid(uri);
+        boolean mayOpen = sid == null && request.method() == HttpMethod.GET;
+        engineIoHandshake = mayOpen && EngineIoSessions.opens(uri, "transport=polling");
+        engineIoWebSocket = mayOpen && EngineIoSessions.opens(uri, "transport=websocket");
     }
 
     /**
@@ -53,12 +67,7 @@ public final class Affinity {
         boolean preflight = request.method() == HttpMethod.OPTIONS
                             && request.headers().contains(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD);
         if (stickiness.usesEngineIo()) {
-            String uri = request.uri();
-            sid = EngineIoSessions.sid(uri);
-            engineIoHandshake = sid == null && request.method() == HttpMethod.GET
-                                && EngineIoSessions.isPollingHandshake(uri);
-            engineIoWebSocket = sid == null && request.method() == HttpMethod.GET
-                                && EngineIoSessions.isWebSocketHandshake(uri);
+            readEngineIo(request);
         }
         if (stickiness.usesCookie()) {
             LbCookie.Match m = group.cookie().match(request.headers().getAll(HttpHeaderNames.COOKIE), snap,

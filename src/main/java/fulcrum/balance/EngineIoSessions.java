@@ -266,13 +266,17 @@ public final class EngineIoSessions {
 
     /** Whether {@code uri} opens a new Engine.IO session over HTTP long-polling. */
     public static boolean isPollingHandshake(String uri) {
-        int q = uri.indexOf('?');
-        return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf("transport=polling", q) >= 0 && sid(uri) == null;
+        return sid(uri) == null && opens(uri, "transport=polling");
     }
 
     /** Whether {@code uri} opens a new Engine.IO session directly over WebSocket. */
     public static boolean isWebSocketHandshake(String uri) {
+        return sid(uri) == null && opens(uri, "transport=websocket");
+    }
+
+    /** Whether {@code uri}, known to carry no sid, is an Engine.IO request with {@code transport} ("transport=polling"). */
+    static boolean opens(String uri, String transport) {
         int q = uri.indexOf('?');
-        return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf("transport=websocket", q) >= 0 && sid(uri) == null;
+        return q >= 0 && uri.indexOf("EIO=", q) >= 0 && uri.indexOf(transport, q) >= 0;
     }
 }

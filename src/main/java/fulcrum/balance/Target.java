@@ -25,6 +25,11 @@ public final class Target {
     private volatile Instant since = Instant.now();
     /** Whether its latest check (probe or live traffic) passed: an unhealthy target on its way back. */
     private volatile boolean lastCheckPassed;
+    /**
+     * Its latest health check, for the operator: {@link #reason} is that of the last state change,
+     * and later checks may fail (or pass) for another reason. Null until the first check.
+     */
+    private volatile Check lastCheck;
     /** Registered after its group was made (admin API, reload, DNS): it joins, and may slow-start. */
     private volatile boolean joined;
     /** System.nanoTime() when its slow start began; 0 when it is not in slow start. */
@@ -147,6 +152,23 @@ public final class Target {
 
     void lastCheckPassed(boolean passed) {
         this.lastCheckPassed = passed;
+    }
+
+    /** Its latest health check (a probe, or a request that could not reach it); null before the first. */
+    public Check lastCheck() {
+        return lastCheck;
+    }
+
+    void lastCheck(Check check) {
+        this.lastCheck = check;
+    }
+
+    /** One health check's result: whether it passed, why, and when. */
+    public record Check(boolean passed, String reason, Instant at) {
+        public Check {
+            requireNonNull(reason, "reason");
+            requireNonNull(at, "at");
+        }
     }
 
     /** The opaque, keyed token a sticky cookie carries for this target. */

@@ -11,6 +11,7 @@ import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -300,6 +301,15 @@ public final class TargetGroup {
         }
         log.info("target group {}: target {} ejected for {} ms ({})", name, target, duration.toMillis(), reason);
         return new Ejection(target, duration, reason);
+    }
+
+    /**
+     * A health check of {@code target} (a probe, or a request that could not reach it) ended: kept
+     * with its reason for the admin API, and counted as {@link #checked(Target, boolean)}.
+     */
+    public void checked(Target target, boolean passed, String reason) {
+        target.lastCheck(new Target.Check(passed, reason, Instant.now()));
+        checked(target, passed);
     }
 
     /**

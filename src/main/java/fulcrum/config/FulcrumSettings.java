@@ -75,7 +75,8 @@ public record FulcrumSettings(int ioThreads, TransportKind transport, Duration s
         for (Map.Entry<String, ConfigValue> e : groupObjects.entrySet()) {
             String name = e.getKey();
             Reader gr = new Reader(objectWithDefaults(r.path("target-groups") + "." + name, e.getValue(),
-                                                      groupDefaults), r.path("target-groups") + "." + name);
+                                                      groupDefaults), r.path("target-groups") + "." + name,
+                                   groupDefaults);
             groups.put(name, TargetGroupSettings.from(name, gr));
         }
 

@@ -3,12 +3,12 @@ package fulcrum.config;
 import java.time.Duration;
 
 /**
- * HTTP/2 from clients on one listener: whether it is offered, and the limits each connection is
- * held to (see reference.conf for why each default is what it is).
+ * HTTP/2 from clients on one listener: whether it is offered (and WebSocket over it, RFC 8441), and
+ * the limits each connection is held to (see reference.conf for why each default is what it is).
  */
 public record H2Settings(boolean enabled, int maxConcurrentStreams, int maxHeaderListSize, int maxFrameSize,
                          int initialWindowSize, int maxResets, Duration resetWindow, int maxQueuedControlFrames,
-                         int maxSmallContinuationFrames) {
+                         int maxSmallContinuationFrames, boolean websocket) {
 
     static H2Settings from(Reader r) {
         Duration resetWindow = r.duration("reset-window", false);
@@ -22,6 +22,7 @@ public record H2Settings(boolean enabled, int maxConcurrentStreams, int maxHeade
                               (int) r.bytes("initial-window-size", 1024, Integer.MAX_VALUE),
                               r.integer("max-resets", 1, Integer.MAX_VALUE), resetWindow,
                               r.integer("max-queued-control-frames", 1, Integer.MAX_VALUE),
-                              r.integer("max-small-continuation-frames", 1, Integer.MAX_VALUE));
+                              r.integer("max-small-continuation-frames", 1, Integer.MAX_VALUE),
+                              r.bool("websocket"));
     }
 }

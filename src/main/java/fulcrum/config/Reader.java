@@ -21,14 +21,22 @@ import java.util.Locale;
 public final class Reader {
     private final Config config;
     private final String prefix;
+    /** What {@code config} was merged over (target-group-defaults), or null: reference.conf only. */
+    private final Config defaults;
 
     public Reader(Config config, String prefix) {
+        this(config, prefix, null);
+    }
+
+    Reader(Config config, String prefix, Config defaults) {
         this.config = config;
         this.prefix = prefix;
+        this.defaults = defaults;
     }
 
     public Reader child(String key) {
-        return new Reader(config.getConfig(quote(key)), path(key));
+        Config d = defaults != null && defaults.hasPath(quote(key)) ? defaults.getConfig(quote(key)) : null;
+        return new Reader(config.getConfig(quote(key)), path(key), d);
     }
 
     public Config config() {
@@ -49,6 +57,19 @@ public final class Reader {
         }
         ConfigValue v = config.root().get(key); // a null value: getValue would throw
         return v != null ? v.origin() : config.origin();
+    }
+
+    /**
+     * Whether this object sets {@code key} itself, rather than inheriting it from reference.conf or
+     * from the defaults it was merged over: a key that means nothing here is an error only then.
+     */
+    public boolean setHere(String key) {
+        ConfigOrigin o = origin(key);
+        if (defaults != null && defaults.hasPathOrNull(quote(key))) {
+            ConfigValue d = defaults.hasPath(quote(key)) ? defaults.getValue(quote(key)) : defaults.root().get(key);
+            return d == null || !o.equals(d.origin());
+        }
+        return !"reference.conf".equals(o.resource());
     }
 
     public SettingsException error(String key, Object value, String expected) {

@@ -30,6 +30,7 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
     }
 
     static TargetGroupSettings from(String name, Reader r) {
+        ProtocolVersion version = r.enumeration("protocol-version", ProtocolVersion.class);
         return new TargetGroupSettings(
                 name, targets(r), r.enumeration("algorithm", Algorithm.class),
                 StickinessSettings.from(r.child("stickiness")),
@@ -38,9 +39,8 @@ public record TargetGroupSettings(String name, List<TargetSpec> targets, Algorit
                 r.integer("max-retries", 0, 10),
                 (int) r.bytes("max-response-header-size", 1024, 1024 * 1024),
                 r.duration("deregistration-delay", true), r.integer("drain-close-rate", 1, 1_000_000),
-                HealthCheckSettings.from(r.child("health-check")), r.duration("dns-refresh-interval", false),
-                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")),
-                r.enumeration("protocol-version", ProtocolVersion.class));
+                HealthCheckSettings.from(r.child("health-check"), version), r.duration("dns-refresh-interval", false),
+                slowStart(r), OutlierDetectionSettings.from(r.child("outlier-detection")), version);
     }
 
     private static Duration slowStart(Reader r) {

@@ -12,7 +12,6 @@ import org.slf4j.LoggerFactory;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -78,7 +77,7 @@ public final class HealthChecker {
         c.reconciler = c.home.scheduleWithFixedDelay(c::reconcile, every, every, TimeUnit.NANOSECONDS);
         group.passiveHealth(c::passiveFailure);
         log.info("target group {}: {} health checks every {}", group.name(),
-                 group.settings().healthCheck().protocol().name().toLowerCase(Locale.ROOT),
+                 group.settings().healthCheck().kind(),
                  ProbeResult.format(group.settings().healthCheck().interval()));
         return c;
     }

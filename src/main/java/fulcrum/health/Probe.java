@@ -1,6 +1,8 @@
 package fulcrum.health;
 
 import fulcrum.config.HealthCheckSettings;
+import fulcrum.config.TargetGroupSettings.ProtocolVersion;
+import fulcrum.proxy.H2cClient;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -20,11 +22,14 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One health check of one target: a TCP connect, or an HTTP GET whose status line decides. The
+ * One health check of one target: a TCP connect, or an HTTP request in the group's protocol
+ * version (HTTP/1.1, HTTP/2 or gRPC over h2c) whose answer decides. The
  * whole check, connect included, must finish within the timeout. The returned future always
  * succeeds, with a failed {@link ProbeResult} when the target did not pass.
  */
 final class Probe {
+    private static final int MAX_HEAD = 16 * 1024;
+
     private Probe() {
     }
 
@@ -39,14 +44,21 @@ final class Probe {
         ChannelHandler handler = new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
-                if (hc.protocol() == HealthCheckSettings.Protocol.HTTP) {
+                if (hc.protocol() == HealthCheckSettings.Protocol.TCP) {
+                    return;
+                }
+                if (hc.version() == ProtocolVersion.HTTP1) {
                     HttpDecoderConfig decoder = new HttpDecoderConfig()
                             .setMaxInitialLineLength(4096)
-                            .setMaxHeaderSize(16 * 1024)
+                            .setMaxHeaderSize(MAX_HEAD)
                             .setMaxChunkSize(8192);
                     ch.pipeline().addLast(new HttpClientCodec(decoder, false, false),
                                           new HttpProbeHandler(result, hc.path(), hostHeader, hc.matcher(), timeout));
+                    return;
                 }
+                // h2c with prior knowledge, the pipeline the group's traffic goes on; heads bounded as for HTTP/1.1.
+                H2cClient.init(ch.pipeline(), MAX_HEAD,
+                               new H2ProbeHandler.Connection(result, new H2ProbeHandler(result, hc, hostHeader)));
             }
         };
         Bootstrap b = new Bootstrap()

@@ -2,6 +2,7 @@ package fulcrum.health;
 
 import fulcrum.config.StatusMatcher;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http2.Http2Exception;
 
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
@@ -48,6 +49,12 @@ record ProbeResult(boolean healthy, String reason) {
         }
         if (cause instanceof NoRouteToHostException || message.contains("no route to host")) {
             return failed("no route to host");
+        }
+        if (cause instanceof Http2Exception) {
+            // An HTTP/1.1-only server answers the preface with a status line, not SETTINGS.
+            return failed(message.contains("first received frame was not settings")
+                          ? "no HTTP/2 (h2c) answer: does the target speak HTTP/1.1 only?"
+                          : "HTTP/2 error: " + cause.getMessage());
         }
         if (cause instanceof ConnectException) {
             return failed("connection failed: " + cause.getMessage());

@@ -103,7 +103,7 @@ final class TargetCheck {
                                      : machine.failed(current, hc.unhealthyThreshold());
         log.debug("target group {}: target {} check: {} ({} ok / {} failed in a row)", group.name(), target,
                   r.reason(), machine.consecutiveSuccesses(), machine.consecutiveFailures());
-        group.checked(target, r.healthy());
+        group.checked(target, r.healthy(), r.reason());
         if (to != null) {
             group.transition(target, to, r.reason());
         }

@@ -160,7 +160,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             reject(r, in, out);
         } catch (BodyReader.BadBody b) {
             reject(switch (b.problem) {
-                case MALFORMED -> fail(b.getMessage());
+                case MALFORMED -> fail("BadTransferEncoding", b.getMessage());
                 case BODY_TOO_LARGE -> new Rejection(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, b.getMessage(),
                                                      desyncClass);
                 case TRAILERS_TOO_LARGE -> tooLarge(b.getMessage());
@@ -224,10 +224,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void parseRequestLine(ByteBuf in, int start, int end) {
         int sp = in.indexOf(start, end, SP);
         if (sp < 0) {
-            throw fail("request line has no request target");
+            throw fail("MissingUri", "request line has no request target");
         }
         if (sp == start || in.forEachByte(start, sp - start, Bytes.TOKEN) >= 0) {
-            throw fail("method is not a token");
+            throw fail("BadMethod", "method is not a token");
         }
         // RFC 9110 9.1: methods are case-sensitive; "get" is a valid, different method that the
         // backend may answer with 501. Forward it as it came.
@@ -237,34 +237,35 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             lineEnd--;
         }
         if (lineEnd < end) {
-            note(DesyncClass.ACCEPTABLE, "whitespace after the HTTP version");
+            note(DesyncClass.ACCEPTABLE, "NonCompliantVersion", "whitespace after the HTTP version");
         }
         int targetStart = sp + 1;
         if (targetStart == lineEnd) {
-            throw fail("request line has no request target");
+            throw fail("MissingUri", "request line has no request target");
         }
         int versionSp = in.indexOf(lineEnd, targetStart, SP);
         if (versionSp == targetStart && in.indexOf(targetStart + 1, lineEnd, SP) < 0
                 && isVersion(in, targetStart + 1, lineEnd)) {
             // "GET  HTTP/1.1": an empty target, which ALB lets through; "/" is what it means.
-            note(DesyncClass.ACCEPTABLE, "empty request target served as /");
+            note(DesyncClass.ACCEPTABLE, "BadUri", "empty request target served as /");
             version = parseVersion(in, targetStart + 1, lineEnd);
             uri = "/";
             return;
         }
         if (in.getByte(targetStart) == SP) {
-            throw fail("more than one space between method and request target");
+            throw fail("SpaceInUri", "more than one space between method and request target");
         }
         int targetEnd;
         if (versionSp < 0) {
             // RFC 9112 2.3 leaves HTTP/0.9 behind; ALB serves it, so we do, as HTTP/1.0.
-            note(DesyncClass.ACCEPTABLE, "request line without HTTP version (HTTP/0.9) served as HTTP/1.0");
+            note(DesyncClass.ACCEPTABLE, "NonCompliantVersion",
+                    "request line without HTTP version (HTTP/0.9) served as HTTP/1.0");
             http09 = true;
             version = HttpVersion.HTTP_1_0;
             targetEnd = lineEnd;
         } else {
             if (in.getByte(versionSp - 1) == SP) {
-                throw fail("more than one space before the HTTP version");
+                throw fail("BadVersion", "more than one space before the HTTP version");
             }
             version = parseVersion(in, versionSp + 1, lineEnd);
             targetEnd = versionSp;
@@ -288,17 +289,18 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             if (b == SP) {
                 if (isVersionStart(in, i + 1, end)) {
                     // "GET /a HTTP/1.1 HTTP/1.1": a request line built to be split two ways.
-                    throw fail("HTTP version inside request target");
+                    throw fail("BadUri", "HTTP version inside request target");
                 }
                 spaces++;
             } else if (b >= 0 && !Bytes.TARGET_TABLE[b]) {
-                throw fail(b == HTAB ? "whitespace in request target" : "control byte in request target");
+                throw fail("AmbiguousUri",
+                        b == HTAB ? "whitespace in request target" : "control byte in request target");
             }
         }
         if (spaces > 0) {
             // Not a request-target character anywhere (RFC 9112 3.2), but unambiguous once the
             // method and version are found; the backend gets it percent-encoded.
-            note(DesyncClass.ACCEPTABLE, "space in request target percent-encoded");
+            note(DesyncClass.ACCEPTABLE, "SpaceInUri", "space in request target percent-encoded");
             byte[] a = new byte[end - start + 2 * spaces];
             for (int i = start, j = 0; i < end; i++) {
                 byte b = in.getByte(i);
@@ -330,14 +332,14 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 || in.getByte(start + 2) != 'T' || in.getByte(start + 3) != 'P'
                 || in.getByte(start + 4) != '/' || in.getByte(start + 6) != '.'
                 || !isDigit(in.getByte(start + 5)) || !isDigit(in.getByte(start + 7))) {
-            throw fail(in.indexOf(start, end, SP) >= 0 || in.indexOf(start, end, HTAB) >= 0
+            throw fail("BadVersion", in.indexOf(start, end, SP) >= 0 || in.indexOf(start, end, HTAB) >= 0
                     ? "whitespace in request target or around the HTTP version"
                     : "malformed HTTP version");
         }
         int major = in.getByte(start + 5) - '0';
         int minor = in.getByte(start + 7) - '0';
         if (major == 0 && minor == 9) {
-            note(DesyncClass.ACCEPTABLE, "HTTP/0.9 served as HTTP/1.0");
+            note(DesyncClass.ACCEPTABLE, "NonCompliantVersion", "HTTP/0.9 served as HTTP/1.0");
             http09 = true;
             return HttpVersion.HTTP_1_0;
         }
@@ -351,7 +353,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         if (minor > 1) {
             // RFC 9110 2.5: a higher minor version is processed as the highest one we implement.
-            note(DesyncClass.ACCEPTABLE, "HTTP/1." + minor + " served as HTTP/1.1");
+            note(DesyncClass.ACCEPTABLE, "NonCompliantVersion", "HTTP/1." + minor + " served as HTTP/1.1");
         }
         return HttpVersion.HTTP_1_1;
     }
@@ -373,7 +375,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         int authorityStart = schemeEnd(in, start, end);
         if (authorityStart < 0) {
-            throw fail("request target is neither origin-form nor absolute-form");
+            throw fail("BadUri", "request target is neither origin-form nor absolute-form");
         }
         int authorityEnd = authorityStart;
         while (authorityEnd < end) {
@@ -383,19 +385,19 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             }
             if (b == '@') {
                 // RFC 9110 4.2.4: userinfo in an http(s) URI is deprecated and a phishing tool.
-                throw fail("userinfo in absolute-form request target");
+                throw fail("BadUri", "userinfo in absolute-form request target");
             }
             authorityEnd++;
         }
         if (authorityEnd == authorityStart) {
-            throw fail("absolute-form request target without authority");
+            throw fail("BadUri", "absolute-form request target without authority");
         }
         byte[] a = new byte[authorityEnd - authorityStart];
         in.getBytes(authorityStart, a);
         authority = new AsciiString(a, false);
         if (!Bytes.isHostValue(authority)) {
             // It becomes the Host we send: the same bytes a Host field may hold.
-            throw fail("invalid authority in absolute-form request target");
+            throw fail("BadUri", "invalid authority in absolute-form request target");
         }
         defaultPort = authorityStart - start == "https://".length() ? 443 : 80;
         // RFC 9112 3.2.2: a proxy forwards origin-form to an origin server; backends behind a
@@ -486,13 +488,13 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void parseField(ByteBuf in, int start, int end) {
         int colon = in.forEachByte(start, end - start, Bytes.TOKEN);
         if (colon < 0) {
-            throw fail("header line without colon");
+            throw fail("MissingHeaderColon", "header line without colon");
         }
         int nameEnd = colon;
         if (in.getByte(colon) != ':') {
             colon = in.indexOf(colon, end, (byte) ':');
             if (colon < 0) {
-                throw fail("header line without colon");
+                throw fail("MissingHeaderColon", "header line without colon");
             }
             nameEnd = colon;
             while (nameEnd > start && Bytes.isOws(in.getByte(nameEnd - 1))) {
@@ -505,7 +507,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             spaceBeforeColon(in, start, nameEnd);
         }
         if (colon == start) {
-            throw fail("empty header name");
+            throw fail("EmptyHeader", "empty header name");
         }
         int valueStart = colon + 1;
         while (valueStart < end && Bytes.isOws(in.getByte(valueStart))) {
@@ -533,9 +535,9 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void spaceBeforeColon(ByteBuf in, int start, int nameEnd) {
         int length = nameEnd - start;
         if (Bytes.isFramingOrHost(in, start, length)) {
-            throw fail("whitespace between header name and colon");
+            throw fail("SuspiciousHeader", "whitespace between header name and colon");
         }
-        note(DesyncClass.ACCEPTABLE, "whitespace between header name and colon");
+        note(DesyncClass.ACCEPTABLE, "SuspiciousHeader", "whitespace between header name and colon");
     }
 
     /**
@@ -547,17 +549,17 @@ public final class RequestDecoder extends ByteToMessageDecoder {
      */
     private void oddName(ByteBuf in, int start, int colon) {
         if (colon == start) {
-            throw fail("empty header name");
+            throw fail("EmptyHeader", "empty header name");
         }
         if (in.indexOf(start, colon, (byte) 0) >= 0) {
-            throw fail("NUL in header name");
+            throw fail("BadHeader", "NUL in header name");
         }
         byte[] name = new byte[colon - start];
         in.getBytes(start, name);
         if (Bytes.resemblesFramingName(name, true)) {
-            note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
+            note(DesyncClass.AMBIGUOUS, "SuspiciousHeader", "header name resembles a framing header");
         } else {
-            note(DesyncClass.ACCEPTABLE, "header name is not a token (field dropped)");
+            note(DesyncClass.ACCEPTABLE, "NonCompliantHeader", "header name is not a token (field dropped)");
         }
         oddNameDropped = true;
     }
@@ -570,14 +572,14 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private void foldLine(ByteBuf in, int start, int end) {
         if (oddNameDropped && pendingName == null) {
             // It continues a dropped field; parsers that do not unfold see a field of its own.
-            note(DesyncClass.SEVERE, "obs-fold line continues a header");
+            note(DesyncClass.SEVERE, "MultilineHeader", "obs-fold line continues a header");
             return;
         }
         if (pendingName == null) {
             // RFC 9112 2.2: whitespace before the first field line is an attempt to hide a field.
-            throw fail("whitespace at the start of the first header line");
+            throw fail("MultilineHeader", "whitespace at the start of the first header line");
         }
-        note(DesyncClass.SEVERE, "obs-fold line continues a header");
+        note(DesyncClass.SEVERE, "MultilineHeader", "obs-fold line continues a header");
         int valueStart = start;
         while (valueStart < end && Bytes.isOws(in.getByte(valueStart))) {
             valueStart++;
@@ -604,7 +606,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             // RFC 9110 5.5: CR, LF and NUL are dangerous (SEVERE; MONITOR replaces them with SP).
             // Other controls are merely invalid: ALB forwards them, we forward them as SP.
             int nul = in.indexOf(bad, end, (byte) 0);
-            note(nul >= 0 ? DesyncClass.SEVERE : DesyncClass.ACCEPTABLE,
+            note(nul >= 0 ? DesyncClass.SEVERE : DesyncClass.ACCEPTABLE, nul >= 0 ? "BadHeader" : "NonCompliantHeader",
                     Bytes.describeControl(in.getByte(nul >= 0 ? nul : bad)) + " in value of a header field");
             return null;
         }
@@ -644,7 +646,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (Bytes.resemblesFramingName(name, false)
                 && !asString.contentEqualsIgnoreCase(HttpHeaderNames.TRANSFER_ENCODING)
                 && !asString.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH)) {
-            note(DesyncClass.AMBIGUOUS, "header name resembles a framing header");
+            note(DesyncClass.AMBIGUOUS, "SuspiciousHeader", "header name resembles a framing header");
         }
     }
 
@@ -674,11 +676,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             if (!Bytes.isHostValue(value)) {
                 // RFC 9112 3.2: a Host with an invalid value MUST be answered with 400; one with
                 // "/", "@" or spaces is routed differently by every parser that reads it.
-                note(DesyncClass.SEVERE, "invalid Host value");
+                note(DesyncClass.SEVERE, "BadHeader", "invalid Host value");
             }
             if (++hostCount > 1) {
                 // RFC 9112 3.2: more than one Host MUST be answered with 400.
-                note(DesyncClass.SEVERE, "more than one Host header");
+                note(DesyncClass.SEVERE, "BadHeader", "more than one Host header");
             } else {
                 host = value;
             }
@@ -692,28 +694,28 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (pendingHadControl) {
             // Even MONITOR cannot forward this: with the byte replaced we would frame the body one
             // way while whoever sent it meant another.
-            throw fail("control byte in a framing header");
+            throw fail("BadHeader", "control byte in a framing header");
         }
     }
 
     private void addContentLength(AsciiString value) {
         long length = Framing.contentLength(value);
         if (length == Framing.INVALID) {
-            throw fail("Content-Length is not a decimal number");
+            throw fail("BadContentLength", "Content-Length is not a decimal number");
         }
         if (length == Framing.CONFLICTING || (contentLength >= 0 && contentLength != length)) {
-            throw fail("Content-Length values disagree");
+            throw fail("MultipleContentLength", "Content-Length values disagree");
         }
         if (Framing.isList(value)) {
             // RFC 9112 6.3 lets a recipient take "5, 5" as 5, but guardian calls a list in one
             // field severe: parsers that take the first number, or none, are common. MONITOR
             // forwards it as one value.
-            note(DesyncClass.SEVERE, "Content-Length is a list");
+            note(DesyncClass.SEVERE, "BadContentLength", "Content-Length is a list");
         }
         if (contentLength >= 0 || Framing.isList(value)) {
             // RFC 9112 6.3 allows replacing identical duplicates with one value; guardian calls
             // them ambiguous because they show that someone in front combined fields.
-            note(DesyncClass.AMBIGUOUS, "duplicate Content-Length normalised");
+            note(DesyncClass.AMBIGUOUS, "DuplicateContentLength", "duplicate Content-Length normalised");
             contentLengthDuplicated = true;
         }
         contentLength = length;
@@ -725,9 +727,11 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         switch (result) {
             case Framing.LAST_IS_CHUNKED -> chunkedLast = true;
             case Framing.LAST_IS_OTHER -> chunkedLast = false;
-            case Framing.CHUNKED_TWICE -> throw fail("chunked applied more than once");
-            case Framing.CHUNKED_NOT_LAST -> throw fail("Transfer-Encoding does not end in chunked");
-            default -> throw fail("malformed Transfer-Encoding");
+            case Framing.CHUNKED_TWICE -> throw fail("MultipleTransferEncodingChunked",
+                    "chunked applied more than once");
+            case Framing.CHUNKED_NOT_LAST -> throw fail("BadTransferEncoding",
+                    "Transfer-Encoding does not end in chunked");
+            default -> throw fail("BadTransferEncoding", "malformed Transfer-Encoding");
         }
     }
 
@@ -736,13 +740,13 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (transferEncoding) {
             if (!chunkedLast) {
                 // RFC 9112 6.3: without a final chunked the request's length cannot be known.
-                throw fail("Transfer-Encoding does not end in chunked");
+                throw fail("BadTransferEncoding", "Transfer-Encoding does not end in chunked");
             }
             if (teElements[1] > 0) {
                 // Parameters on chunked mean nothing (RFC 9112 7.1 defines none), and guardian
                 // calls them compliant; but a parser that compares the whole value would not see
                 // chunked, nor would Netty's encoder towards the backend. Forward without them.
-                note(DesyncClass.ACCEPTABLE, "parameters on chunked removed");
+                note(DesyncClass.ACCEPTABLE, "BadTransferEncoding", "parameters on chunked removed");
                 fields.set(HttpHeaderNames.TRANSFER_ENCODING, Framing.withoutParameters(fields.getAll(HttpHeaderNames.TRANSFER_ENCODING)));
             }
             if (contentLength >= 0) {
@@ -751,14 +755,15 @@ public final class RequestDecoder extends ByteToMessageDecoder {
                 // no legitimate client sends it, and a balancer cannot know which of the two the
                 // server behind it obeys. MONITOR forwards it chunked without Content-Length
                 // (RFC 9112 6.3 says to remove it) and closes after it, as 6.1 requires.
-                note(DesyncClass.SEVERE, "both Content-Length and Transfer-Encoding");
+                note(DesyncClass.SEVERE, "BothTeClPresent", "both Content-Length and Transfer-Encoding");
                 mustClose = true;
                 fields.remove(HttpHeaderNames.CONTENT_LENGTH);
                 contentLength = -1;
             }
             if (version == HttpVersion.HTTP_1_0) {
                 // RFC 9112 6.1: treat the framing as faulty and close after the message.
-                note(DesyncClass.AMBIGUOUS, "Transfer-Encoding in an HTTP/1.0 request");
+                note(DesyncClass.AMBIGUOUS, "UndefinedTransferEncodingSemantics",
+                        "Transfer-Encoding in an HTTP/1.0 request");
                 mustClose = true;
             }
             chunked = true;
@@ -768,12 +773,12 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         checkHost();
         if (http09 && (chunked || contentLength >= 0)) {
             // HTTP/0.9 had no header fields, let alone framing: guardian's ambiguous.
-            note(DesyncClass.AMBIGUOUS, "framing header in an HTTP/0.9 request");
+            note(DesyncClass.AMBIGUOUS, "UndefinedContentLengthSemantics", "framing header in an HTTP/0.9 request");
         }
         if ((chunked || contentLength > 0)
                 && (HttpMethod.GET.equals(method) || HttpMethod.HEAD.equals(method))) {
             // guardian's UndefinedContentLengthSemantics: a body the backend may not expect to read.
-            note(DesyncClass.AMBIGUOUS, "GET or HEAD request with a body");
+            note(DesyncClass.AMBIGUOUS, "UndefinedContentLengthSemantics", "GET or HEAD request with a body");
         }
         long maxBody = limits.maxBodySize();
         if (maxBody > 0 && contentLength > maxBody) {
@@ -802,14 +807,14 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             } else if (!Bytes.sameAuthority(authority, host, defaultPort)) {
                 // RFC 9112 3.2.2 says to ignore Host here; but a Host that disagrees is how
                 // requests are routed one way by us and another way behind us.
-                note(DesyncClass.SEVERE, "Host disagrees with the request target's authority");
+                note(DesyncClass.SEVERE, "BadHeader", "Host disagrees with the request target's authority");
                 fields.set(HttpHeaderNames.HOST, authority);
             } else if (hostCount > 1) {
                 fields.set(HttpHeaderNames.HOST, authority);
             }
         } else if (hostCount == 0 && version == HttpVersion.HTTP_1_1) {
             // RFC 9112 3.2: a server MUST respond with 400 to an HTTP/1.1 request without Host.
-            note(DesyncClass.SEVERE, "HTTP/1.1 request without Host");
+            note(DesyncClass.SEVERE, "BadHeader", "HTTP/1.1 request without Host");
         }
     }
 
@@ -857,7 +862,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     private int findLf(ByteBuf in) {
         int lf = lines.next(in);
         if (lf == LineFinder.BARE_CR) {
-            throw fail("CR not followed by LF");
+            throw fail("BadHeader", "CR not followed by LF");
         }
         return lf;
     }
@@ -867,12 +872,17 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         if (lf > start && in.getByte(lf - 1) == CR) {
             return lf - 1;
         }
-        note(DesyncClass.AMBIGUOUS, "line ended by LF without CR");
+        note(DesyncClass.AMBIGUOUS, "NonCrLfLineTermination", "line ended by LF without CR");
         return lf;
     }
 
-    /** Records what was noticed; throws when the mode rejects the request's class. */
-    private void note(DesyncClass noticed, String reason) {
+    /**
+     * Records what was noticed; throws when the mode rejects the request's class. The reason is
+     * {@code code: detail}, the code one of ALB's classification reasons (the access log's
+     * classification_reason, see {@link #classificationCode}), the detail for people.
+     */
+    private void note(DesyncClass noticed, String code, String detail) {
+        String reason = code + ": " + detail;
         if (noticed.compareTo(desyncClass) > 0) {
             desyncClass = noticed;
             desyncReason = reason;
@@ -883,8 +893,22 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     /** A request no mode forwards: it has no single reading of where it ends. */
-    private static Rejection fail(String reason) {
-        return new Rejection(HttpResponseStatus.BAD_REQUEST, reason, DesyncClass.SEVERE);
+    private static Rejection fail(String code, String detail) {
+        return new Rejection(HttpResponseStatus.BAD_REQUEST, code + ": " + detail, DesyncClass.SEVERE);
+    }
+
+    /**
+     * The ALB classification code a desync reason starts with: one of AWS's documented list
+     * (AmbiguousUri, BadHeader, BothTeClPresent...) or of the parsing codes of AWS's
+     * http_desync_guardian, which ALB runs (NonCrLfLineTermination, MultilineHeader,
+     * MissingHeaderColon, MissingUri); null for a reason that has none, such as a size limit's.
+     */
+    public static String classificationCode(String reason) {
+        if (reason == null) {
+            return null;
+        }
+        int colon = reason.indexOf(": ");
+        return colon > 0 && reason.lastIndexOf(' ', colon) < 0 ? reason.substring(0, colon) : null;
     }
 
     private Rejection tooLarge(String reason) {

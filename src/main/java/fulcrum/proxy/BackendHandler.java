@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * its verbs (send, flush, readable, release, close); after a 101 it relays raw bytes of a
  * {@link Tunnel}.
  */
-final class BackendHandler extends ChannelInboundHandlerAdapter {
+final class BackendHandler extends ChannelInboundHandlerAdapter implements BackendStream {
     private static final Logger log = LoggerFactory.getLogger(BackendHandler.class);
 
     private final Target target;
@@ -33,7 +33,8 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         this.pool = pool;
     }
 
-    Target target() {
+    @Override
+    public Target target() {
         return target;
     }
 
@@ -54,31 +55,37 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
         return tunnel != null;
     }
 
-    void lease(Exchange exchange) {
+    @Override
+    public void lease(Exchange exchange) {
         this.owner = exchange;
     }
 
     /** Queues a request head or body piece; {@link #flush()} sends it. */
-    void send(Object msg) {
+    @Override
+    public void send(Object msg) {
         ctx.channel().write(QueuedPieces.compact(ctx.channel(), msg), ctx.channel().voidPromise());
     }
 
-    void flush() {
+    @Override
+    public void flush() {
         ctx.channel().flush();
     }
 
     /** Whether the connection takes more request bytes now. */
-    boolean isWritable() {
+    @Override
+    public boolean isWritable() {
         return ctx.channel().isWritable();
     }
 
     /** Reads responses on or off: off while the client cannot take more. */
-    void readable(boolean on) {
+    @Override
+    public void readable(boolean on) {
         ctx.channel().config().setAutoRead(on);
     }
 
     /** The exchange ended cleanly: back to the pool. */
-    void release(int maxIdle) {
+    @Override
+    public void release(int maxIdle) {
         owner = null;
         idleSince = System.nanoTime();
         if (inRead) {
@@ -91,9 +98,12 @@ final class BackendHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** The exchange ended in a way that leaves the connection unusable (or it was never used). */
-    void close() {
+    @Override
+    public void close() {
         owner = null;
-        ctx.channel().close();
+        if (ctx != null) {
+            ctx.channel().close();
+        }
     }
 
     void startTunnel(Tunnel t) {

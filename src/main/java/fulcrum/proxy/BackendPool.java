@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 
@@ -17,12 +18,14 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Backend connections of one event loop, per target. Touched only from its own loop, so plain
  * collections do. Every backend connection of the loop is here: idle ones in a LIFO deque (the
  * most recently used connection is the least likely to have been closed by its server), busy
- * ones in a set so that a target turning unhealthy or drained can have them closed.
+ * ones in a set so that a target turning unhealthy or drained can have them closed. HTTP/2
+ * connections (http2 and grpc groups) are not leased whole: each carries many exchanges' streams.
  */
 public final class BackendPool {
     static final String CODEC = "codec";
@@ -32,6 +35,8 @@ public final class BackendPool {
     private final Bootstrap prototype;
     private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
     private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
+    /** HTTP/2 connections (http2 and grpc groups), each carrying many exchanges' streams. */
+    private final Map<Target, List<H2BackendConnection>> h2 = new HashMap<>();
 
     BackendPool(EventLoop loop, Bootstrap prototype) {
         this.loop = loop;
@@ -62,7 +67,40 @@ public final class BackendPool {
 
     /** Opens a new connection; the handler is registered busy at once so it can be closed. */
     ChannelFuture connect(Target target, TargetGroupSettings settings, BackendHandler handler) {
-        Bootstrap b = prototype.clone(loop)
+        busy(target).add(handler);
+        ChannelFuture f = open(target, settings, p -> {
+            p.addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
+            p.addLast(HANDLER, handler);
+        });
+        // A connection that never became active gets no channelInactive: forget it when it closes.
+        f.channel().closeFuture().addListener(cf -> removed(handler));
+        return f;
+    }
+
+    /**
+     * Starts an HTTP/2 stream to {@code target} on a connection of this loop with room for it, or
+     * on a new one when every one is full (or going away); {@code done} hears of the stream's
+     * opening, or why it could not be opened.
+     */
+    void openStream(Target target, TargetGroupSettings settings, H2BackendStream stream, Consumer<Throwable> done) {
+        List<H2BackendConnection> list = h2.computeIfAbsent(target, k -> new ArrayList<>(2));
+        for (H2BackendConnection c : list) {
+            if (c.hasRoom()) {
+                c.open(stream, done);
+                return;
+            }
+        }
+        H2BackendConnection c = new H2BackendConnection(target, settings, this);
+        list.add(c);
+        c.open(stream, done);
+        ChannelFuture f = open(target, settings, p -> H2cClient.init(p, settings.maxResponseHeaderSize(), c));
+        f.channel().closeFuture().addListener(cf -> removed(c));
+        c.connecting(f);
+    }
+
+    /** Connects to {@code target} on this loop, under its group's connect timeout; {@code pipeline} fills the pipeline. */
+    private ChannelFuture open(Target target, TargetGroupSettings settings, Consumer<ChannelPipeline> pipeline) {
+        return prototype.clone(loop)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
@@ -70,15 +108,18 @@ public final class BackendPool {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
-                        ch.pipeline().addLast(HANDLER, handler);
+                        pipeline.accept(ch.pipeline());
                     }
-                });
-        busy(target).add(handler);
-        ChannelFuture f = b.connect(target.socketAddress());
-        // A connection that never became active gets no channelInactive: forget it when it closes.
-        f.channel().closeFuture().addListener(cf -> removed(handler));
-        return f;
+                })
+                .connect(target.socketAddress());
+    }
+
+    /** Forgets an HTTP/2 connection that closed. */
+    void removed(H2BackendConnection c) {
+        List<H2BackendConnection> list = h2.get(c.target());
+        if (list != null) {
+            list.remove(c);
+        }
     }
 
     /** Returns a connection whose exchange ended cleanly; keeps it unless there are enough. */
@@ -120,14 +161,26 @@ public final class BackendPool {
         if (s != null) {
             new HashSet<>(s).forEach(b -> toClose.add(b.channel()));
         }
+        List<H2BackendConnection> list = h2.remove(target);
+        if (list != null) {
+            list.forEach(c -> toClose.add(c.channel()));
+        }
         toClose.forEach(Channel::close);
     }
 
-    /** Closes connections to {@code target} that carry no exchange: tunnels and idle ones stay as asked. */
+    /**
+     * Closes connections to {@code target} that carry no exchange; HTTP/2 connections are sent
+     * GOAWAY, take no new stream and close when their open streams have finished.
+     */
     void closeIdle(Target target) {
         ArrayDeque<BackendHandler> q = idle.remove(target);
         if (q != null) {
             q.forEach(b -> b.channel().close());
+        }
+        List<H2BackendConnection> list = h2.get(target);
+        if (list != null) {
+            // Kept listed (they take no new stream) so that a later closeAll still finds them.
+            List.copyOf(list).forEach(H2BackendConnection::goAway);
         }
     }
 

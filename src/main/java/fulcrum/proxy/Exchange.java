@@ -39,8 +39,8 @@ import java.util.concurrent.TimeUnit;
  * and its response deadline, and it {@linkplain #finish ends exactly once}: the one place that
  * releases or closes the backend connection, records the exchange and frees the client for the
  * next request. It talks to its client only through {@link ClientStream}, and to its backend only
- * through {@link BackendHandler}'s verbs, so the same object serves an HTTP/1.1 connection's
- * request and (later) an HTTP/2 stream.
+ * through {@link BackendStream}'s verbs, so the same object serves an HTTP/1.1 connection's request
+ * and an HTTP/2 stream, to an HTTP/1.1 connection of its own or a stream of a shared HTTP/2 one.
  *
  * <p>Runs on one event loop: its client's, which its backend connections share.
  */
@@ -84,8 +84,14 @@ final class Exchange {
     private Phase phase = Phase.ROUTING;
     TargetGroup group;
     Target target;
-    /** The leased backend connection, from CONNECTING's end to the exchange's end; null otherwise. */
-    private BackendHandler backend;
+    /** The leased backend stream, from CONNECTING's end to the exchange's end; null otherwise. */
+    private BackendStream backend;
+    /** A grpc group's: its errors are gRPC statuses, its clients' grpc-timeout a deadline. */
+    private boolean grpc;
+    /** The client's grpc-timeout as a System.nanoTime() deadline; 0 when none. */
+    private long grpcDeadline;
+    /** The response head stated its length: a body cut short cannot be ended with trailers. */
+    private boolean responseLengthKnown;
     /** Targets this request failed on, not to be tried again; null until a retry. */
     private List<Target> tried;
     private int attempts;
@@ -184,6 +190,13 @@ final class Exchange {
         }
         group = route.group();
         groupCookie = route.setCookie();
+        if (group.settings().protocolVersion() == TargetGroupSettings.ProtocolVersion.GRPC) {
+            grpc = true;
+            long t = GrpcStatus.timeoutNanos(request.headers().get(GrpcStatus.TIMEOUT));
+            if (t >= 0) {
+                grpcDeadline = startNanos + t;
+            }
+        }
         listener.forwardingHeaders().request(request, client.remote(), client.clientText(), upgrade);
         if (closeClient) {
             // Forwarding headers removed the client's Connection field: this is the only close a target is sent.
@@ -256,10 +269,14 @@ final class Exchange {
         }
         long timeout = group.settings().responseTimeout().toNanos();
         long quiet = now - lastBackendActivity;
-        if (quiet < timeout) {
-            return timeout - quiet;
+        long left = timeout - quiet;
+        if (grpcDeadline != 0) {
+            left = Math.min(left, grpcDeadline - now);
         }
-        log.debug("{} silent for {} ms", target, quiet / 1_000_000);
+        if (left > 0) {
+            return left;
+        }
+        log.debug("{} silent for {} ms, or the client's grpc-timeout passed", target, quiet / 1_000_000);
         backendFailed(HttpResponseStatus.GATEWAY_TIMEOUT, false);
         return -1;
     }
@@ -281,6 +298,12 @@ final class Exchange {
         attempts++;
         TargetGroupSettings s = group.settings();
         BackendPool pool = client.pool();
+        if (s.protocolVersion() != TargetGroupSettings.ProtocolVersion.HTTP1) {
+            phase = Phase.CONNECTING;
+            H2BackendStream stream = new H2BackendStream(t);
+            pool.openStream(t, s, stream, cause -> connected(stream, cause));
+            return;
+        }
         BackendHandler idle = pool.pollIdle(t, s.keepAliveTimeout().toNanos());
         if (idle != null) {
             attach(idle);
@@ -290,9 +313,9 @@ final class Exchange {
         BackendHandler b = new BackendHandler(t, pool);
         ChannelFuture f = pool.connect(t, s, b);
         if (f.isDone()) {
-            connected(f, b);
+            connected(b, f.isSuccess() ? null : f.cause());
         } else {
-            f.addListener((ChannelFuture cf) -> connected(cf, b));
+            f.addListener((ChannelFuture cf) -> connected(b, cf.isSuccess() ? null : cf.cause()));
         }
     }
 
@@ -335,13 +358,14 @@ final class Exchange {
         dispatch();
     }
 
-    private void connected(ChannelFuture f, BackendHandler b) {
+    /** The backend connection (or stream) was opened, or could not be ({@code failure} not null). */
+    private void connected(BackendStream b, Throwable failure) {
         if (phase != Phase.CONNECTING || b.target() != target) {
-            f.channel().close(); // the exchange ended (or moved on) while this connection was being opened
+            b.close(); // the exchange ended (or moved on) while this connection was being opened
             return;
         }
-        if (!f.isSuccess()) {
-            String reason = connectFailure(f.cause(), group.settings().connectTimeout());
+        if (failure != null) {
+            String reason = connectFailure(failure, group.settings().connectTimeout());
             log.debug("connect to {} failed: {}", b.target(), reason);
             group.passiveFailure(target, reason);
             answered(HttpResponseStatus.BAD_GATEWAY.code(), true);
@@ -352,7 +376,7 @@ final class Exchange {
         attach(b);
     }
 
-    private void attach(BackendHandler b) {
+    private void attach(BackendStream b) {
         backend = b;
         phase = Phase.AWAITING;
         b.lease(this);
@@ -366,7 +390,11 @@ final class Exchange {
             b.send(LastHttpContent.EMPTY_LAST_CONTENT);
         }
         backendFlushPending = true;
-        client.requestSent(group.settings().responseTimeout().toNanos());
+        long timeout = group.settings().responseTimeout().toNanos();
+        if (grpcDeadline != 0) {
+            timeout = Math.max(1, Math.min(timeout, grpcDeadline - sentNanos));
+        }
+        client.requestSent(timeout);
     }
 
     /** Moves the request to another target when attempts remain, otherwise answers {@code status}. */
@@ -384,9 +412,9 @@ final class Exchange {
         dispatch();
     }
 
-    // ---- response path (called by the leased BackendHandler) ----
+    // ---- response path (called by the leased BackendStream) ----
 
-    void backendRead(BackendHandler b, Object msg) {
+    void backendRead(BackendStream b, Object msg) {
         if (b != backend) {
             ReferenceCountUtil.release(msg);
             return;
@@ -394,6 +422,14 @@ final class Exchange {
         // A response streaming to the client is traffic for the idle timeout too.
         client.touch();
         lastBackendActivity = System.nanoTime();
+        if (msg instanceof FullHttpResponse whole) {
+            // An HTTP/2 target's HEADERS that ended its stream (gRPC's trailers-only answer): passed on as one.
+            responseHead(whole);
+            if (phase == Phase.RESPONDING && backend != null) {
+                finish(status, BackendEnd.RELEASE);
+            }
+            return;
+        }
         if (msg instanceof HttpResponse res) {
             responseHead(res);
             if (msg instanceof HttpContent c && backend != null) {
@@ -410,23 +446,43 @@ final class Exchange {
         ReferenceCountUtil.release(msg);
     }
 
-    void backendReadComplete(BackendHandler b) {
+    void backendReadComplete(BackendStream b) {
         if (b == backend || backend == null) {
             client.flush();
         }
     }
 
-    void backendWritabilityChanged(BackendHandler b) {
+    void backendWritabilityChanged(BackendStream b) {
         if (b == backend) {
             client.backendWritabilityChanged();
         }
     }
 
-    void backendClosed(BackendHandler b) {
+    void backendClosed(BackendStream b) {
         if (b != backend) {
             return;
         }
         log.debug("backend {} closed during the exchange", b.target());
+        backendFailed(HttpResponseStatus.BAD_GATEWAY, true);
+    }
+
+    /**
+     * The target refused the stream unprocessed (REFUSED_STREAM, or above a GOAWAY's last stream
+     * id): whatever its method, the request may go elsewhere while none of its body was sent.
+     */
+    void backendRefused(BackendStream b) {
+        if (b != backend) {
+            return;
+        }
+        log.debug("{} refused the stream unprocessed", b.target());
+        if (phase == Phase.AWAITING && !bodyForwarded) {
+            answered(HttpResponseStatus.BAD_GATEWAY.code(), true);
+            backend = null;
+            endOnTarget();
+            b.close();
+            retryOrFail(HttpResponseStatus.BAD_GATEWAY);
+            return;
+        }
         backendFailed(HttpResponseStatus.BAD_GATEWAY, true);
     }
 
@@ -463,6 +519,7 @@ final class Exchange {
         }
         responseStarted(Phase.RESPONDING, code);
         backendKeepAlive = HttpUtil.isKeepAlive(res) && delimitedByFraming(res, code);
+        responseLengthKnown = res.headers().contains(HttpHeaderNames.CONTENT_LENGTH);
         if (affinity.engineIoHandshake() && code == 200) {
             handshake = group.engineIo().handshake(target);
         } else if (affinity.sid() != null && code == 400) {
@@ -544,7 +601,7 @@ final class Exchange {
         if (phase != Phase.RESPONDING && phase != Phase.SWITCHING) {
             answered(failure.code(), true); // reset, silent past the timeout, or not HTTP
         }
-        BackendHandler b = backend;
+        BackendStream b = backend;
         backend = null;
         endOnTarget();
         if (b != null) {
@@ -552,6 +609,11 @@ final class Exchange {
         }
         if (phase == Phase.RESPONDING || phase == Phase.SWITCHING) {
             closeClient = true;
+            if (grpc && phase == Phase.RESPONDING && !responseLengthKnown && !informational) {
+                // A gRPC response cut short ends with a status its client understands, not a reset.
+                client.write(GrpcStatus.trailers(failure));
+                client.flush();
+            }
             finish(status, BackendEnd.CLOSE);
             return;
         }
@@ -573,6 +635,16 @@ final class Exchange {
     // ---- the balancer's own answers ----
 
     private void respondError(HttpResponseStatus error) {
+        if (grpc) {
+            // A gRPC client reads statuses, not pages: a trailers-only 200. The record keeps the
+            // failure's HTTP code, so metrics and the access log count it as for any group.
+            FullHttpResponse res = GrpcStatus.response(error);
+            if (closeOwnResponse()) {
+                res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            }
+            respond(error.code(), res);
+            return;
+        }
         respond(error.code(), ErrorResponses.of(client.alloc(), error, closeOwnResponse()));
     }
 
@@ -607,7 +679,7 @@ final class Exchange {
             return;
         }
         phase = Phase.DONE;
-        BackendHandler b = backend;
+        BackendStream b = backend;
         backend = null;
         endOnTarget();
         observe(finalStatus);
@@ -616,7 +688,8 @@ final class Exchange {
                 case RELEASE -> b.release(group.settings().maxIdleConnections());
                 case CLOSE -> b.close();
                 case TUNNEL -> {
-                    client.startTunnel(this, b);
+                    // Only an HTTP/1.1 connection answers 101 (an HTTP/2 stream refuses it as malformed).
+                    client.startTunnel(this, (BackendHandler) b);
                     return;
                 }
             }

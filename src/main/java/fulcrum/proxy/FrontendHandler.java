@@ -1,10 +1,10 @@
 package fulcrum.proxy;
 
-import fulcrum.balance.EngineIoSessions;
 import fulcrum.http.DesyncClass;
 import fulcrum.http.ForwardingHeaders;
 import fulcrum.http.RejectedRequest;
 import fulcrum.http.RequestDecoder;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -26,6 +26,8 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -45,7 +47,7 @@ import java.util.concurrent.TimeUnit;
  * connection when it is done. After a 101 the connection becomes a {@link Tunnel}; after the
  * HTTP/2 preface ({@link PrefaceDetector}) it hosts HTTP/2 streams, each an {@link H2Stream}.
  */
-final class FrontendHandler extends ChannelInboundHandlerAdapter implements ClientStream {
+final class FrontendHandler extends ChannelInboundHandlerAdapter implements ClientStream, Tunnel.ClientEnd {
     private static final Logger log = LoggerFactory.getLogger(FrontendHandler.class);
 
     /** Messages held before reading from the client stops. */
@@ -80,6 +82,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     private Http2FrameCodec h2;
     /** The open streams of an HTTP/2 connection. */
     private Set<H2Stream> streams;
+    /** How many of them carry a WebSocket, which the idle sweep looks at one by one. */
+    private int tunnelStreams;
     private String clientText;
     private String sniName;
     private ConnectionFacts facts;
@@ -374,6 +378,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         if (!ctx.channel().isActive()) {
             return;
         }
+        checkStreamsIdle(now);
         if (active) {
             // Idle time counts from this tick: never early, at most a tick later than from the traffic itself.
             active = false;
@@ -586,6 +591,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     /** The shutdown grace is over. */
     void forceClose() {
         if (h2 != null) {
+            for (H2Stream s : streams.toArray(new H2Stream[0])) {
+                s.goingAway();
+            }
             closeHttp2Now();
             return;
         }
@@ -631,12 +639,41 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         ctx.pipeline().firstContext().close();
     }
 
+    /**
+     * Whether DATA on stream {@code id} would wait rather than go out now: frames are already
+     * held for it, or its window or the connection's is spent.
+     */
+    boolean dataWaits(int id) {
+        Http2Stream s = h2.connection().stream(id);
+        if (s == null) {
+            return false;
+        }
+        Http2RemoteFlowController flow = h2.connection().remote().flowController();
+        return flow.hasFlowControlled(s) || flow.windowSize(s) <= 0
+               || flow.windowSize(h2.connection().connectionStream()) <= 0;
+    }
+
     void streamOpened(H2Stream s) {
         streams.add(s);
     }
 
     void streamClosed(H2Stream s) {
         streams.remove(s);
+    }
+
+    /** A stream of this connection became a WebSocket tunnel ({@code +1}) or one ended ({@code -1}). */
+    void tunnelStreams(int change) {
+        tunnelStreams += change;
+    }
+
+    /** A WebSocket stream of a busy HTTP/2 connection still meets the idle timeout on its own. */
+    private void checkStreamsIdle(long now) {
+        if (tunnelStreams == 0) {
+            return;
+        }
+        for (H2Stream s : streams.toArray(new H2Stream[0])) {
+            s.checkIdle(now, idleTimeoutNanos);
+        }
     }
 
     private boolean streamAwaiting() {
@@ -655,24 +692,11 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
 
     @Override
     public void startTunnel(Exchange e, BackendHandler b) {
-        EngineIoSessions sessions = e.affinity.engineIoWebSocket() ? e.group.engineIo() : null;
-        ExchangeObserver observer = listener.observer();
-        // An idle tunnel holds its request's URI and id only for an observer that writes them.
-        boolean details = observer.recordsRequests();
-        Tunnel.Origin origin = new Tunnel.Origin(listener.settings().name(), remote(), e.group.name(),
-                                                 details ? e.request.uri() : null,
-                                                 details ? e.request.headers().get(Exchange.X_REQUEST_ID) : null,
-                                                 System.currentTimeMillis(), observer, details ? e.observed() : null);
         ex = null;
         releasePending();
         pending = null;
         responseTimer.cancel(); // a tunnel has no response to wait for
-        tunnel = new Tunnel(this, ctx.channel(), b.channel(), e.target, origin);
-        if (sessions != null) {
-            tunnel.learnSessionInto(sessions);
-        }
-        b.startTunnel(tunnel);
-        ctx.flush();
+        tunnel = Tunnel.start(e, b, this, listener, remote());
         // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.
         ctx.pipeline().remove(ENCODER);
         ctx.pipeline().remove(DECODER);
@@ -680,9 +704,36 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         encoder = null;
         decoder = null;
         clientText = null;
-        b.channel().pipeline().remove(BackendPool.CODEC);
-        b.readable(ctx.channel().isWritable());
-        ctx.channel().config().setAutoRead(b.isWritable());
+    }
+
+    // ---- the client end of a tunnel ----
+
+    @Override
+    public void send(ByteBuf bytes) {
+        Channel ch = ctx.channel();
+        ch.write(QueuedPieces.compact(ch, bytes), ch.voidPromise());
+    }
+
+    @Override
+    public void readable(boolean on) {
+        ctx.channel().config().setAutoRead(on);
+    }
+
+    @Override
+    public boolean isActive() {
+        return ctx.channel().isActive();
+    }
+
+    @Override
+    public void end() {
+        if (ctx.channel().isActive()) {
+            ctx.channel().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void abort() {
+        ctx.channel().close();
     }
 
     // ---- helpers ----

@@ -16,6 +16,10 @@ final class H2Codec {
                 .maxHeaderListSize(s.maxHeaderListSize())
                 .maxFrameSize(s.maxFrameSize())
                 .initialWindowSize(s.initialWindowSize());
+        if (s.websocket()) {
+            // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): a browser holding this connection opens wss:// on it.
+            initial.connectProtocolEnabled(true);
+        }
         return Http2FrameCodecBuilder.forServer()
                 .initialSettings(initial)
                 .validateHeaders(true)

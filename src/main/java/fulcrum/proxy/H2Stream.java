@@ -2,8 +2,10 @@ package fulcrum.proxy;
 
 import fulcrum.http.BackendResponse;
 import fulcrum.http.RequestLimits;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -29,6 +31,8 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -36,8 +40,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
+import java.util.Base64;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One HTTP/2 stream of a client connection: its own child channel (Netty's
@@ -50,12 +59,19 @@ import java.util.Map;
  * <p>Flow control is the backpressure: while the target cannot take more body, the stream is not
  * read, so its window stays closed; while the stream cannot take more response (its window or
  * the connection is full), the target is not read.
+ *
+ * <p>A WebSocket over HTTP/2 (RFC 8441: {@code CONNECT} with {@code :protocol websocket}) goes to
+ * the target as an HTTP/1.1 {@code GET} with {@code Upgrade: websocket}; the target's 101 is
+ * answered {@code 200}, and the stream then becomes the client end of a {@link Tunnel}, its DATA
+ * frames carrying the WebSocket's bytes both ways.
  */
-final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStream {
+final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStream, Tunnel.ClientEnd {
     private static final Logger log = LoggerFactory.getLogger(H2Stream.class);
     /** What the access log and metrics call a request that came as an HTTP/2 stream. */
     static final HttpVersion HTTP_2 = new HttpVersion("HTTP", 2, 0, true);
     private static final AsciiString STATUS = Http2Headers.PseudoHeaderName.STATUS.value();
+    private static final AsciiString PROTOCOL = Http2Headers.PseudoHeaderName.PROTOCOL.value();
+    private static final String WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
     private final FrontendHandler connection;
     private final ListenerContext listener;
@@ -74,6 +90,19 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     /** The response's END_STREAM went out. */
     private boolean responseEnded;
     private boolean inRead;
+    /** An extended CONNECT for a WebSocket (RFC 8441): its 101 makes the stream a tunnel. */
+    private boolean webSocket;
+    /** The Sec-WebSocket-Key Fulcrum sent the target for it; null when none. */
+    private String webSocketKey;
+    /** The target's 101 did not answer that key: answered 502, and no tunnel opens. */
+    private boolean switchRefused;
+    /** WebSocket bytes the client sent before the target switched; created on first use. */
+    private ArrayDeque<ByteBuf> early;
+    /** After the switch: the stream carries the WebSocket; null before. */
+    private Tunnel tunnel;
+    /** Tunnel traffic since the idle sweep last looked, and when it last saw some. */
+    private boolean tunnelActive;
+    private long tunnelLastActivity;
 
     H2Stream(FrontendHandler connection, ListenerContext listener) {
         this.connection = connection;
@@ -95,11 +124,28 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     public void channelInactive(ChannelHandlerContext ctx) {
         connection.streamClosed(this);
         releasePending();
-        if (ex != null && ex.phase() != Exchange.Phase.DONE) {
+        if (tunnel != null) {
+            connection.tunnelStreams(-1);
+            tunnel.clientClosed(); // reset by the client, or the connection went
+        } else if (ex != null && ex.phase() != Exchange.Phase.DONE) {
             // Reset by the client, or the connection went: the exchange ends with its client.
             ex.clientClosed();
         }
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * The client reset the stream. A stream not being read (its target cannot take more) would
+     * only close once read again (Netty's child channels deliver what they hold first), so it is
+     * closed now: what it holds is released and the exchange ends with its client.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame) {
+            ctx.close();
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -121,12 +167,16 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     }
 
     private void read(Object msg) {
+        if (tunnel != null) {
+            tunnelRead(msg);
+            return;
+        }
         if (msg instanceof Http2HeadersFrame hf) {
             connection.touch();
             if (!headRead) {
                 headRead = true;
                 requestHead(hf);
-            } else if (ex == null) {
+            } else if (ex == null || webSocket) {
                 requestEnded |= hf.isEndStream(); // trailers of a request refused at its head
             } else {
                 // Trailers end the body (a second HEADERS without END_STREAM is refused by the codec).
@@ -144,6 +194,10 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
                 return;
             }
             requestEnded |= df.isEndStream();
+            if (webSocket) {
+                holdEarly(df.content());
+                return;
+            }
             bodyBytes += df.content().readableBytes();
             long max = listener.settings().limits().maxBodySize();
             if (max > 0 && bodyBytes > max) {
@@ -164,18 +218,37 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         RequestLimits limits = listener.settings().limits();
         CharSequence method = h.method();
         CharSequence path = h.path();
+        boolean connect = method != null && HttpMethod.CONNECT.asciiName().contentEquals(method);
+        CharSequence protocol = h.get(PROTOCOL);
+        if (protocol != null) {
+            // RFC 8441 4: only with CONNECT, with :scheme and :path, and only once the setting was
+            // advertised; otherwise the request is malformed (RFC 9113 8.1.1).
+            if (!connect || path == null || path.length() == 0 || h.scheme() == null
+                || !listener.settings().http2().websocket()) {
+                refuse(h, HttpResponseStatus.BAD_REQUEST, Http2Error.PROTOCOL_ERROR);
+                return;
+            }
+            if (!AsciiString.contentEqualsIgnoreCase(protocol, HttpHeaderValues.WEBSOCKET)) {
+                refuse(h, HttpResponseStatus.NOT_IMPLEMENTED, Http2Error.NO_ERROR);
+                return;
+            }
+            webSocket = true;
+            method = HttpMethod.GET.asciiName();
+        } else if (connect) {
+            // A plain CONNECT asks for a tunnel to :authority: Fulcrum is not a forward proxy.
+            refuse(h, HttpResponseStatus.METHOD_NOT_ALLOWED, Http2Error.NO_ERROR);
+            return;
+        }
         if (method == null || path == null || path.length() == 0) {
-            // CONNECT (extended or not) is not offered; anything else without these is malformed.
-            refuse(h, method != null && HttpMethod.CONNECT.asciiName().contentEquals(method)
-                      ? HttpResponseStatus.METHOD_NOT_ALLOWED : HttpResponseStatus.BAD_REQUEST);
+            refuse(h, HttpResponseStatus.BAD_REQUEST, Http2Error.NO_ERROR);
             return;
         }
         if (method.length() + path.length() + 10 > limits.maxRequestLine()) {
-            refuse(h, HttpResponseStatus.REQUEST_URI_TOO_LONG);
+            refuse(h, HttpResponseStatus.REQUEST_URI_TOO_LONG, Http2Error.NO_ERROR);
             return;
         }
         if (h.size() > limits.maxHeaders()) {
-            refuse(h, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+            refuse(h, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, Http2Error.NO_ERROR);
             return;
         }
         HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString());
@@ -187,27 +260,80 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             if (host == null) {
                 headers.set(HttpHeaderNames.HOST, authority);
             } else if (!AsciiString.contentEqualsIgnoreCase(host, authority)) {
-                refuse(h, HttpResponseStatus.BAD_REQUEST); // RFC 9113 8.3.1: they must name the same
+                refuse(h, HttpResponseStatus.BAD_REQUEST, Http2Error.NO_ERROR); // RFC 9113 8.3.1: they must name the same
                 return;
             }
         }
-        if (!hf.isEndStream() && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        if (webSocket) {
+            asUpgrade(headers);
+        } else if (!hf.isEndStream() && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             // A body of unknown length: chunked for the HTTP/1.1 target (the codec checks a stated length).
             headers.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
         long max = limits.maxBodySize();
         if (max > 0 && headers.contains(HttpHeaderNames.CONTENT_LENGTH)
             && HttpUtil.getContentLength(req, 0L) > max) {
-            refuse(h, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
+            refuse(h, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Http2Error.NO_ERROR);
             return;
         }
         head = req.method() == HttpMethod.HEAD;
         Exchange e = new Exchange(this, req);
         ex = e;
         e.start();
-        if (hf.isEndStream()) {
+        if (hf.isEndStream() || webSocket) {
+            // A WebSocket's request has no body: its DATA is the WebSocket's, once switched.
             body(LastHttpContent.EMPTY_LAST_CONTENT);
         }
+    }
+
+    /**
+     * The HTTP/1.1 form of a WebSocket's extended CONNECT (RFC 8441 5): a GET asking to switch,
+     * with a key of Fulcrum's own; the version, subprotocols and extensions are the client's.
+     */
+    private void asUpgrade(HttpHeaders headers) {
+        headers.remove(HttpHeaderNames.CONTENT_LENGTH);
+        headers.set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+        headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        byte[] nonce = new byte[16];
+        ThreadLocalRandom.current().nextBytes(nonce);
+        webSocketKey = Base64.getEncoder().encodeToString(nonce);
+        headers.set(HttpHeaderNames.SEC_WEBSOCKET_KEY, webSocketKey);
+    }
+
+    /**
+     * Whether a 101's Sec-WebSocket-Accept answers Fulcrum's key (RFC 6455 4.2.2). The client
+     * cannot check it (it sent no key), so Fulcrum does, as the target's WebSocket client.
+     */
+    private boolean acceptsKey(HttpResponse res) {
+        String accept = res.headers().get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT);
+        if (accept == null && res instanceof BackendResponse br) {
+            String[] kept = new String[1];
+            br.forEachKeptField((name, value) -> {
+                if (HttpHeaderNames.SEC_WEBSOCKET_ACCEPT.contentEqualsIgnoreCase(name)) {
+                    kept[0] = value.toString();
+                }
+            });
+            accept = kept[0];
+        }
+        if (accept == null) {
+            return false;
+        }
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-1").digest(
+                    (webSocketKey + WEBSOCKET_GUID).getBytes(StandardCharsets.US_ASCII));
+            return Base64.getEncoder().encodeToString(digest).equals(accept.trim());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-1 is required of every Java platform", e);
+        }
+    }
+
+    /** Holds WebSocket bytes sent ahead of the switch; the stream is not read while any wait. */
+    private void holdEarly(ByteBuf bytes) {
+        if (early == null) {
+            early = new ArrayDeque<>(2);
+        }
+        early.add(bytes);
+        updateReading();
     }
 
     /**
@@ -259,6 +385,10 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (tunnel != null) {
+            tunnel.clientReadComplete();
+            return;
+        }
         if (ex != null) {
             ex.flushBackend();
         }
@@ -267,12 +397,13 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     /** Reads the stream (and so lets its window open) only while its target takes the body. */
     private void updateReading() {
-        boolean read = (pending == null || pending.isEmpty()) && (ex == null || ex.backendWritable());
+        boolean read = (pending == null || pending.isEmpty()) && (early == null || early.isEmpty())
+                       && (ex == null || ex.backendWritable());
         ctx.channel().config().setAutoRead(read);
     }
 
     /** A request Fulcrum answers itself before any exchange (too long, malformed): answered, counted and logged. */
-    private void refuse(Http2Headers h, HttpResponseStatus status) {
+    private void refuse(Http2Headers h, HttpResponseStatus status, Http2Error reset) {
         ExchangeObserver o = listener.observer();
         o.rejected(listener.settings().name(), status.code(), null);
         if (o != ExchangeObserver.NONE) {
@@ -285,8 +416,8 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
         FullHttpResponse res = ErrorResponses.of(ctx.alloc(), status, false);
         write(res);
-        if (!requestEnded) {
-            ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR), ctx.voidPromise());
+        if (!requestEnded || reset != Http2Error.NO_ERROR) {
+            ctx.write(new DefaultHttp2ResetFrame(reset), ctx.voidPromise());
         }
         flush();
     }
@@ -347,6 +478,19 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
         connection.touch();
         if (msg instanceof HttpResponse res) {
+            boolean served = res.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.SUCCESS;
+            boolean badSwitch = res.status().code() == 101 && !acceptsKey(res);
+            if (webSocket && (served || badSwitch)) {
+                // The target served the request instead of switching, or switched without answering
+                // the key: to an RFC 8441 client a 2xx would mean the WebSocket is open. What follows
+                // of the target's response is dropped.
+                log.debug("[{}] target answered a WebSocket upgrade with {}{}", ctx.channel().id(), res.status(),
+                          badSwitch ? " and a wrong Sec-WebSocket-Accept" : "");
+                switchRefused = badSwitch;
+                ReferenceCountUtil.release(msg);
+                res = ErrorResponses.of(ctx.alloc(), HttpResponseStatus.BAD_GATEWAY, false);
+                msg = res;
+            }
             writeHead(res);
             if (msg instanceof HttpContent c) {
                 // A head that ended the stream (HEAD, or an empty full response) leaves no DATA to send.
@@ -367,16 +511,21 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     private void writeHead(HttpResponse res) {
         int code = res.status().code();
+        // The WebSocket's switch is a CONNECT's success: 200 (RFC 8441 5).
+        boolean switched = webSocket && code == 101;
         Http2Headers h = new DefaultHttp2Headers(false);
-        h.status(res.status().codeAsText());
+        h.status(switched ? HttpResponseStatus.OK.codeAsText() : res.status().codeAsText());
         if (res instanceof BackendResponse br) {
             br.forEachKeptField((name, value) -> h.add(name.toLowerCase(), value));
         }
         // The parsed fields: connection-specific ones go, names become lower case.
         HttpConversionUtil.toHttp2Headers(res.headers(), h);
-        informational = code >= 100 && code < 200;
+        if (switched) {
+            h.remove(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT); // the answer to Fulcrum's key, not the client's
+        }
+        informational = !switched && code >= 100 && code < 200;
         boolean empty = res instanceof FullHttpResponse f && !f.content().isReadable() && f.trailingHeaders().isEmpty();
-        boolean end = !informational && (empty || head);
+        boolean end = !switched && !informational && (empty || head);
         ctx.write(new DefaultHttp2HeadersFrame(h, end), ctx.voidPromise());
         if (end) {
             responseEnded = true;
@@ -391,18 +540,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             c.release();
             return;
         }
-        HttpHeaders trailers = last ? ((LastHttpContent) c).trailingHeaders() : null;
-        boolean withTrailers = trailers != null && !trailers.isEmpty();
-        if (c.content().isReadable() || (last && !withTrailers)) {
-            ctx.write(new DefaultHttp2DataFrame(c.content(), last && !withTrailers), ctx.voidPromise());
-        } else {
-            c.release();
-        }
-        if (withTrailers) {
-            Http2Headers t = new DefaultHttp2Headers(false);
-            HttpConversionUtil.toHttp2Headers(trailers, t);
-            ctx.write(new DefaultHttp2HeadersFrame(t, true), ctx.voidPromise());
-        }
+        H2Frames.writeBody(ctx, c, HttpConversionUtil::toHttp2Headers);
         if (last) {
             responseEnded = true;
         }
@@ -421,6 +559,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void touch() {
         connection.touch();
+        tunnelActive = true;
     }
 
     @Override
@@ -441,7 +580,9 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ex != null) {
+        if (tunnel != null) {
+            tunnel.clientWritabilityChanged();
+        } else if (ex != null) {
             ex.clientWritable(ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
@@ -462,21 +603,139 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR), ctx.voidPromise());
         }
         ctx.flush();
+        // Read again: frames held while the target was slow are dropped, and a closed stream closes.
+        updateReading();
+    }
+
+    /** The target switched to WebSocket: the stream's DATA frames and the backend connection carry its bytes. */
+    @Override
+    public void startTunnel(Exchange e, BackendHandler backend) {
+        if (switchRefused) {
+            backend.close();
+            exchangeDone(e);
+            return;
+        }
+        if (!webSocket) {
+            // Only an extended CONNECT asks for a 101 (the codec refuses Upgrade on HTTP/2 requests).
+            backend.close();
+            ctx.close();
+            return;
+        }
+        ex = null;
+        releasePending();
+        tunnelLastActivity = System.nanoTime();
+        Tunnel t = Tunnel.start(e, backend, this, listener, remote());
+        tunnel = t;
+        connection.tunnelStreams(1);
+        ByteBuf b;
+        while (early != null && (b = early.poll()) != null) {
+            t.fromClient(b);
+        }
+        t.clientReadComplete();
+        if (requestEnded) {
+            clientEnded();
+        }
+    }
+
+    /** A frame of a stream that carries a WebSocket: its bytes go to the target; END_STREAM ends both sides. */
+    private void tunnelRead(Object msg) {
+        boolean endStream = msg instanceof Http2DataFrame df ? df.isEndStream()
+                            : msg instanceof Http2HeadersFrame hf && hf.isEndStream();
+        if (msg instanceof Http2DataFrame df) {
+            tunnel.fromClient(df.content());
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+        if (endStream) {
+            requestEnded = true;
+            clientEnded();
+        }
+    }
+
+    /** The client ended its side of the WebSocket (as a TCP FIN would): the target is closed and the stream ended. */
+    private void clientEnded() {
+        tunnel.clientReadComplete();
+        tunnel.clientClosed();
+        end();
+    }
+
+    /** Closes a tunnel that carried nothing for the listener's idle timeout (called by the connection's idle sweep). */
+    void checkIdle(long now, long idleTimeoutNanos) {
+        if (tunnel == null) {
+            return;
+        }
+        if (tunnelActive) {
+            tunnelActive = false;
+            tunnelLastActivity = now;
+        } else if (now - tunnelLastActivity >= idleTimeoutNanos) {
+            tunnel.closeBoth();
+        }
+    }
+
+    /** Shutdown grace over: a WebSocket is told "going away" where its frames allow. */
+    void goingAway() {
+        if (tunnel != null) {
+            tunnel.goingAway();
+        }
+    }
+
+    // ---- the client end of a tunnel ----
+
+    @Override
+    public void send(ByteBuf bytes) {
+        if (responseEnded) {
+            bytes.release();
+            return;
+        }
+        // A small piece that waits on flow control would hold its whole read buffer meanwhile.
+        int id = ((Http2StreamChannel) ctx.channel()).stream().id();
+        ctx.write(new DefaultHttp2DataFrame(QueuedPieces.compact(ctx.channel(), bytes, connection.dataWaits(id))),
+                  ctx.voidPromise());
     }
 
     @Override
-    public void startTunnel(Exchange e, BackendHandler backend) {
-        // HTTP/2 requests cannot carry Upgrade (the codec refuses the field), so no 101 is asked for.
-        backend.close();
+    public void readable(boolean on) {
+        ctx.channel().config().setAutoRead(on);
+    }
+
+    @Override
+    public boolean isActive() {
+        return ctx.channel().isActive() && !responseEnded;
+    }
+
+    /**
+     * END_STREAM once what was sent before it has gone; a client that has not ended its side is
+     * then told to stop with RST_STREAM NO_ERROR, so the stream does not linger half-closed.
+     */
+    @Override
+    public void end() {
+        if (responseEnded) {
+            return;
+        }
+        responseEnded = true;
+        ChannelFuture f = ctx.writeAndFlush(new DefaultHttp2DataFrame(true));
+        if (!requestEnded) {
+            f.addListener((ChannelFuture done) -> {
+                if (done.isSuccess() && !requestEnded && ctx.channel().isActive()) {
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+                }
+            });
+        }
+    }
+
+    /** Resets the stream (CANCEL) now. */
+    @Override
+    public void abort() {
+        responseEnded = true;
         ctx.close();
     }
 
     private void releasePending() {
-        if (pending == null) {
-            return;
-        }
         Object msg;
-        while ((msg = pending.poll()) != null) {
+        while (pending != null && (msg = pending.poll()) != null) {
+            ReferenceCountUtil.release(msg);
+        }
+        while (early != null && (msg = early.poll()) != null) {
             ReferenceCountUtil.release(msg);
         }
     }

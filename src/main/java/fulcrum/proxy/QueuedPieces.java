@@ -34,7 +34,15 @@ final class QueuedPieces {
     }
 
     static ByteBuf compact(Channel dest, ByteBuf buf) {
-        if (!wasteful(dest, buf)) {
+        return compact(dest, buf, wasteful(dest, buf));
+    }
+
+    /**
+     * {@code buf}, or a compact copy of it when it is small for its buffer and {@code waits}: for a
+     * destination whose queue is not the channel's own (an HTTP/2 stream's, held by flow control).
+     */
+    static ByteBuf compact(Channel dest, ByteBuf buf, boolean waits) {
+        if (!waits || !small(buf)) {
             return buf;
         }
         ByteBuf copy = copyOf(dest, buf);
@@ -47,6 +55,15 @@ final class QueuedPieces {
     }
 
     private static boolean wasteful(Channel dest, ByteBuf buf) {
+        if (!small(buf)) {
+            return false;
+        }
+        ChannelOutboundBuffer queue = dest.unsafe().outboundBuffer();
+        return queue != null && queue.totalPendingWriteBytes() > 0;
+    }
+
+    /** A piece (not empty) that holds at most a small share of the buffer it was read into. */
+    private static boolean small(ByteBuf buf) {
         int n = buf.readableBytes();
         if (n == 0) {
             return false;
@@ -55,10 +72,6 @@ final class QueuedPieces {
         while (root.unwrap() != null) {
             root = root.unwrap();
         }
-        if (n > root.capacity() / WASTE_FACTOR) {
-            return false;
-        }
-        ChannelOutboundBuffer queue = dest.unsafe().outboundBuffer();
-        return queue != null && queue.totalPendingWriteBytes() > 0;
+        return n <= root.capacity() / WASTE_FACTOR;
     }
 }

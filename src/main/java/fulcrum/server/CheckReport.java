@@ -58,10 +58,11 @@ public final class CheckReport {
             if (hc.enabled()) {
                 b.append(String.format(Locale.ROOT,
                         "  health-check %s %s port %s every %s timeout %s healthy-threshold %d "
-                        + "unhealthy-threshold %d matcher %s on-unhealthy %s%n",
-                        label(hc.protocol()), hc.protocol() == HealthCheckSettings.Protocol.HTTP ? hc.path() : "",
+                        + "unhealthy-threshold %d %s %s on-unhealthy %s%n",
+                        hc.kind(), hc.protocol() == HealthCheckSettings.Protocol.HTTP ? path(hc) : "",
                         hc.port() == 0 ? "traffic-port" : Integer.toString(hc.port()), human(hc.interval()),
-                        human(hc.timeout()), hc.healthyThreshold(), hc.unhealthyThreshold(), hc.matcher(),
+                        human(hc.timeout()), hc.healthyThreshold(), hc.unhealthyThreshold(),
+                        hc.version() == TargetGroupSettings.ProtocolVersion.GRPC ? "grpc-codes" : "matcher", hc.matcher(),
                         label(hc.onUnhealthy())));
             } else {
                 b.append("  health-check off (every target takes traffic)\n");
@@ -130,6 +131,10 @@ public final class CheckReport {
             return "answer " + f.status() + " " + f.contentType();
         }
         return String.valueOf(a);
+    }
+
+    private static String path(HealthCheckSettings hc) {
+        return hc.grpcHealthService() ? hc.path() + " service \"" + hc.grpcService() + "\"" : hc.path();
     }
 
     static String label(Enum<?> e) {

@@ -173,6 +173,22 @@ function stateCell(t) {
   return cell;
 }
 
+/**
+ * The reason of the last state change, and under it the latest check's when it says something
+ * else: a target that went unhealthy on a timeout and now fails on its status, or one on its way back.
+ */
+function reasonCell(t, now) {
+  const cell = el('td', { className: 'reason' }, t.reason);
+  const c = t.last_check;
+  if (c && c.reason !== t.reason) {
+    const at = Date.parse(c.at);
+    cell.append(el('div', { className: 'last-check' + (c.passed ? '' : ' failed') },
+      `latest check ${c.passed ? 'passed' : 'failed'}: ${c.reason} `,
+      el('time', { dateTime: c.at, title: new Date(at).toLocaleString() }, '(' + ago((now - at) / 1000) + ')')));
+  }
+  return cell;
+}
+
 function sinceCell(t, now) {
   const since = Date.parse(t.since);
   return el('td', {}, el('time', { dateTime: t.since, title: new Date(since).toLocaleString() }, ago((now - since) / 1000)));
@@ -309,7 +325,7 @@ function renderGroups(o, now) {
       const cells = [
         el('th', { scope: 'row' }, t.target + (t.weight !== 1 ? ` (weight ${t.weight})` : '')),
         stateCell(t),
-        el('td', { className: 'reason' }, t.reason),
+        reasonCell(t, now),
         sinceCell(t, now),
         el('td', { className: 'num' }, String(t.open_connections)),
         el('td', { className: 'num' }, String(t.tunnels)),

@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -66,6 +67,37 @@ class AdminApiTest {
             assertEquals(1L, t.get("requests_served"));
             assertTrue(t.containsKey("since") && t.containsKey("open_connections") && t.containsKey("tunnels"), t.toString());
             assertEquals(200, f.get("/healthz").statusCode());
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void targetsShowTheLatestCheckWhenItsReasonChangesButTheStateDoesNot() throws Exception {
+        try (HttpBackend a = HttpBackend.start("a");
+             OpsFixture f = OpsFixture.start(dir, OpsFixture.config(CHECKS, a.address()))) {
+            OpsFixture.await("a healthy", () -> "healthy".equals(state(f, "app", a.address())));
+            Map<String, Object> healthy = targets(f, "app").get(0);
+            Map<String, Object> passed = (Map<String, Object>) healthy.get("last_check");
+            assertEquals(true, passed.get("passed"), healthy.toString());
+            assertEquals("status 200", passed.get("reason"));
+
+            a.healthStatus(500);
+            OpsFixture.await("a unhealthy", () -> "unhealthy".equals(state(f, "app", a.address())));
+            a.healthStatus(503);
+            OpsFixture.await("a check fails on 503", () -> "status 503 not in 200".equals(
+                    ((Map<String, Object>) targets(f, "app").get(0).get("last_check")).get("reason")));
+            Map<String, Object> t = targets(f, "app").get(0);
+            assertEquals("unhealthy", t.get("state"));
+            assertEquals("status 500 not in 200", t.get("reason"), "the state's reason is that of its change");
+            Map<String, Object> check = (Map<String, Object>) t.get("last_check");
+            assertEquals(false, check.get("passed"), t.toString());
+            Instant at = Instant.parse((String) check.get("at"));
+            assertTrue(at.isAfter(Instant.parse((String) t.get("since"))), t.toString());
+
+            String overview = f.get("/overview").body();
+            assertTrue(overview.contains("\"reason\":\"status 500 not in 200\"")
+                       && overview.contains("\"last_check\":{\"passed\":false,\"reason\":\"status 503 not in 200\""),
+                       overview);
         }
     }
 

@@ -4,6 +4,10 @@ import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
 import fulcrum.testing.TestCerts;
 import fulcrum.testing.WsEchoBackend;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.hive.serde2.RegexSerDe;
+import org.apache.hadoop.hive.serde2.objectinspector.StructObjectInspector;
+import org.apache.hadoop.io.Text;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,20 +21,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The access log in ALB's format, read by the tools people use on ALB logs: a run through real
  * HTTP and HTTPS listeners with curl, WebSockets (ws and wss), errors of the target and of
  * Fulcrum, rules' own answers and refused requests; then goaccess (--log-format=AWSALB) must read
- * every line, lnav's built-in alb_log format every line it can (see {@link #lnavReadsEveryLineWithATarget}),
- * and each line must have ALB's 33 fields with the values this run makes.
+ * every line, AWS's own Athena table for ALB logs (its published regex, run by Hive's RegexSerDe)
+ * every line with each column right, lnav's built-in alb_log format every line it can (see
+ * {@link #lnavReadsEveryLineWithATarget}), and each line must have ALB's 33 fields with the values
+ * this run makes.
  */
 class AlbAccessLogTest {
     @TempDir
@@ -172,16 +183,19 @@ class AlbAccessLogTest {
             assertTrue(refused.stream().anyMatch(r -> r.get(8).equals("408")
                                                      && r.get(24).equals("RequestHeaderTimeout")), refused.toString());
             assertTrue(refused.stream().anyMatch(r -> r.get(8).equals("400") && r.get(24).equals("MalformedRequest")
-                                                     && !r.get(27).equals("-") && !r.get(28).equals("-")),
-                       "a desync refusal says its classification and why: " + refused);
+                                                     && r.get(27).equals("Severe") && r.get(28).equals("BothTeClPresent")),
+                       "a desync refusal says its classification and ALB's code for why: " + refused);
+            assertTrue(refused.stream().anyMatch(r -> r.get(8).equals("400") && r.get(28).equals("MissingUri")),
+                       "not HTTP at all: http_desync_guardian's code for a request line without a target: " + refused);
             List<String> lf = line(all, "/ok/lf");
             assertEquals("GET http://lf.example:" + web + "/ok/lf HTTP/1.1", lf.get(12));
             assertEquals("Ambiguous", lf.get(27));
-            assertTrue(lf.get(28).contains("LF"), lf.get(28));
+            assertEquals("NonCrLfLineTermination", lf.get(28), "http_desync_guardian's code");
             assertEquals("GET http://127.0.0.1:" + web + "/ok/10 HTTP/1.0", line(all, "/ok/10").get(12));
 
             goaccessReadsEveryLine(log, expected);
             lnavReadsEveryLineWithATarget(log, all);
+            athenaTableReadsEveryLine(all);
         }
     }
 
@@ -203,12 +217,31 @@ class AlbAccessLogTest {
 
     /**
      * lnav's built-in alb_log format. Its pattern wants a target ip:port, so it skips the lines
-     * of requests no target served, as it skips ALB's own lines of that kind; every other line
-     * it must read, with the fields this run made.
+     * of requests no target served; it skips AWS's own lines of that kind too (the failed Lambda
+     * call of {@link #AWS_SAMPLES}), so that is lnav's limit, not Fulcrum's. Every other line it
+     * must read, with the fields this run made.
      */
     private void lnavReadsEveryLineWithATarget(Path log, List<String> all) throws Exception {
-        Path home = Files.createDirectories(dir.resolve("lnav-home"));
         List<String> withTarget = all.stream().filter(l -> !fields(l).get(4).equals("-")).toList();
+        List<String> rows = lnavRows(log);
+        assertEquals(withTarget.size(), rows.size(), String.join("\n", rows));
+        for (String l : withTarget) {
+            List<String> x = fields(l);
+            String uri = x.get(12).split(" ")[1];
+            String stem = uri.contains("?") ? uri.substring(0, uri.indexOf('?')) : uri;
+            String expect = x.get(0) + "," + x.get(8) + "," + x.get(4).substring(x.get(4).lastIndexOf(':') + 1)
+                            + "," + x.get(12).split(" ")[0] + "," + stem + "," + x.get(15);
+            assertTrue(rows.contains(expect), "lnav read " + expect + " from " + l + "\n" + rows);
+        }
+        Path aws = dir.resolve("aws-samples.log");
+        Files.write(aws, AWS_SAMPLES);
+        assertEquals(List.of("http,200,80,GET,http://www.example.com:80/,-"), lnavRows(aws),
+                     "lnav reads AWS's line with a target and skips AWS's line without one");
+    }
+
+    /** What lnav's alb_log table holds of {@code log}: type, status, target port, method, path, TLS protocol. */
+    private List<String> lnavRows(Path log) throws Exception {
+        Path home = Files.createDirectories(dir.resolve("lnav-home"));
         ProcessBuilder pb = new ProcessBuilder("lnav", "-n", "-c",
                 ";SELECT type, elb_status_code, target_port, cs_method, cs_uri_stem, ssl_protocol FROM alb_log",
                 "-c", ":write-csv-to -", log.toString()).redirectErrorStream(true);
@@ -217,15 +250,115 @@ class AlbAccessLogTest {
         String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "lnav ended");
         assertEquals(0, p.exitValue(), said);
-        List<String> rows = said.lines().filter(l -> l.matches("^(http|https|ws|wss|h2),.*")).toList();
-        assertEquals(withTarget.size(), rows.size(), said);
-        for (String l : withTarget) {
+        return said.lines().filter(l -> l.matches("^(http|https|ws|wss|h2),.*")).toList();
+    }
+
+    /**
+     * Two entries as AWS's "Access logs for your Application Load Balancer" shows them (its HTTP
+     * example, and a request whose Lambda target failed, so target:port is "-"), in today's layout
+     * with conn_trace_id and the three request-transform fields: the tools must read AWS's own.
+     */
+    private static final List<String> AWS_SAMPLES = List.of(
+            "http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80"
+            + " 0.000 0.001 0.000 200 200 34 366 \"GET http://www.example.com:80/ HTTP/1.1\" \"curl/7.46.0\" - -"
+            + " arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067"
+            + " \"Root=1-58337262-36d228ad5d99923122bbe354\" \"-\" \"-\" 0 2018-07-02T22:22:48.364000Z \"forward\""
+            + " \"-\" \"-\" \"10.0.0.1:80\" \"200\" \"-\" \"-\" TID_1234abcd5678ef90 \"-\" \"-\" \"-\"",
+            "http 2018-11-30T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 -"
+            + " 0.000 0.001 0.000 502 - 34 366 \"GET http://www.example.com:80/ HTTP/1.1\" \"curl/7.46.0\" - -"
+            + " arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067"
+            + " \"Root=1-58337364-23a8c76965a2ef7629b185e3\" \"-\" \"-\" 0 2018-11-30T22:22:48.364000Z \"forward\""
+            + " \"-\" \"LambdaInvalidResponse\" \"-\" \"-\" \"-\" \"-\" TID_1234abcd5678ef90 \"-\" \"-\" \"-\"");
+
+    /**
+     * The columns and RegexSerDe input.regex of AWS's Athena table for ALB access logs, as
+     * published in the Athena user guide, "Create the table for ALB access logs"
+     * (docs.aws.amazon.com/athena/latest/ug/create-alb-access-logs-table.html), with the DDL's
+     * string escapes undone (\" is ", \\s is \s).
+     */
+    private static final String ATHENA_REGEX = "([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) ([^ ]*)[:-]([0-9]*)"
+            + " ([-.0-9]*) ([-.0-9]*) ([-.0-9]*) (|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*)"
+            + " \"([^ ]*) (.*) (- |[^ ]*)\" \"([^\"]*)\" ([A-Z0-9-_]+) ([A-Za-z0-9.-]*) ([^ ]*)"
+            + " \"([^\"]*)\" \"([^\"]*)\" \"([^\"]*)\" ([-.0-9]*) ([^ ]*) \"([^\"]*)\" \"([^\"]*)\""
+            + " \"([^ ]*)\" \"([^\\s]+?)\" \"([^\\s]+)\" \"([^ ]*)\" \"([^ ]*)\" ?([^ ]*)? ?( .*)?";
+    private static final String ATHENA_COLUMNS = "type string, time string, elb string, client_ip string,"
+            + " client_port int, target_ip string, target_port int, request_processing_time double,"
+            + " target_processing_time double, response_processing_time double, elb_status_code int,"
+            + " target_status_code string, received_bytes bigint, sent_bytes bigint, request_verb string,"
+            + " request_url string, request_proto string, user_agent string, ssl_cipher string,"
+            + " ssl_protocol string, target_group_arn string, trace_id string, domain_name string,"
+            + " chosen_cert_arn string, matched_rule_priority string, request_creation_time string,"
+            + " actions_executed string, redirect_url string, lambda_error_reason string, target_port_list string,"
+            + " target_status_code_list string, classification string, classification_reason string,"
+            + " conn_trace_id string";
+
+    /**
+     * AWS's Athena table for ALB access logs ({@link #ATHENA_REGEX}), read by Apache Hive's
+     * RegexSerDe, the class its DDL names. Hive wants one column per group where Athena ignores
+     * surplus groups, so the last group, which AWS keeps to swallow fields added later, gets a
+     * column of its own ({@code later}). A line the regex does not match would be a row of NULLs;
+     * every line must match, every typed column must convert, and each column must hold this
+     * run's value. AWS's own sample lines are read the same way, as a check on the setup.
+     */
+    private static void athenaTableReadsEveryLine(List<String> all) throws Exception {
+        List<String> names = new ArrayList<>();
+        List<String> types = new ArrayList<>();
+        for (String column : (ATHENA_COLUMNS + ", later string").split(", ")) {
+            names.add(column.split(" ")[0]);
+            types.add(column.split(" ")[1]);
+        }
+        Properties table = new Properties();
+        table.setProperty("columns", String.join(",", names));
+        table.setProperty("columns.types", String.join(":", types));
+        table.setProperty("columns.comments", "\0".repeat(names.size() - 1));
+        table.setProperty("serialization.format", "1");
+        table.setProperty("input.regex", ATHENA_REGEX);
+        RegexSerDe serde = new RegexSerDe();
+        serde.initialize(new Configuration(false), table, null);
+        StructObjectInspector inspector = (StructObjectInspector) serde.getObjectInspector();
+        List<String> lines = new ArrayList<>(all);
+        lines.addAll(AWS_SAMPLES);
+        for (String l : lines) {
+            Object row = serde.deserialize(new Text(l));
+            assertNotNull(row, "Athena's regex matches " + l);
+            List<Object> got = inspector.getStructFieldsDataAsList(row);
+            Map<String, Object> c = new HashMap<>();
+            for (int i = 0; i < names.size(); i++) {
+                c.put(names.get(i), got.get(i));
+            }
             List<String> x = fields(l);
-            String uri = x.get(12).split(" ")[1];
-            String stem = uri.contains("?") ? uri.substring(0, uri.indexOf('?')) : uri;
-            String expect = x.get(0) + "," + x.get(8) + "," + x.get(4).substring(x.get(4).lastIndexOf(':') + 1)
-                            + "," + x.get(12).split(" ")[0] + "," + stem + "," + x.get(15);
-            assertTrue(rows.contains(expect), "lnav read " + expect + " from " + l + "\n" + said);
+            String why = l + "\n read as " + c;
+            assertEquals(List.of(x.get(0), x.get(1), x.get(2)), Arrays.asList(c.get("type"), c.get("time"), c.get("elb")), why);
+            assertEquals(x.get(3), c.get("client_ip") + ":" + c.get("client_port"), why);
+            if (x.get(4).equals("-")) { // AWS's regex reads no target as "" and a NULL port, AWS's lines too
+                assertEquals("", c.get("target_ip"), why);
+                assertNull(c.get("target_port"), why);
+            } else {
+                assertEquals(x.get(4), c.get("target_ip") + ":" + c.get("target_port"), why);
+            }
+            assertEquals(List.of(Double.valueOf(x.get(5)), Double.valueOf(x.get(6)), Double.valueOf(x.get(7))),
+                         Arrays.asList(c.get("request_processing_time"), c.get("target_processing_time"),
+                                 c.get("response_processing_time")), why);
+            assertEquals(Integer.valueOf(x.get(8)), c.get("elb_status_code"), why);
+            assertEquals(x.get(9), c.get("target_status_code"), why);
+            assertEquals(List.of(Long.valueOf(x.get(10)), Long.valueOf(x.get(11))),
+                         Arrays.asList(c.get("received_bytes"), c.get("sent_bytes")), why);
+            if (x.get(12).equals("- - - ")) { // as AWS's regex splits ALB's "- - - "
+                assertEquals(List.of("-", "- -", ""),
+                             Arrays.asList(c.get("request_verb"), c.get("request_url"), c.get("request_proto")), why);
+            } else {
+                assertEquals(List.of(x.get(12).split(" ")),
+                             Arrays.asList(c.get("request_verb"), c.get("request_url"), c.get("request_proto")), why);
+            }
+            String[] rest = {"user_agent", "ssl_cipher", "ssl_protocol", "target_group_arn", "trace_id",
+                             "domain_name", "chosen_cert_arn", "matched_rule_priority", "request_creation_time",
+                             "actions_executed", "redirect_url", "lambda_error_reason", "target_port_list",
+                             "target_status_code_list", "classification", "classification_reason",
+                             "conn_trace_id"};
+            for (int i = 0; i < rest.length; i++) {
+                assertEquals(x.get(13 + i), c.get(rest[i]), rest[i] + " of " + why);
+            }
+            assertEquals(" \"-\" \"-\" \"-\"", c.get("later"), "the transform fields, AWS's newest: " + why);
         }
     }
 

@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The dashboard in real headless Chromium (Debian's, through playwright-core), against a real
  * balancer and real backends: without the token it shows only the token form and offers no
  * action; with it, it renders the listener and the targets with traffic; it shows a target that
- * died as unhealthy, and healthy again once it is back, within seconds; registering and
+ * died as unhealthy, the latest check's reason when it differs from the state's, and healthy
+ * again once it is back, within seconds; registering and
  * deregistering from the page work. The driver is {@code src/test/browser/dashboard.js};
  * screenshots go to {@code target/dashboard/}.
  */
@@ -124,8 +125,17 @@ class DashboardBrowserTest {
         assertTrue(downMs < SHOWN_WITHIN_MS, "shown unhealthy after " + downMs + " ms");
         driver.send("{\"cmd\":\"screenshot\",\"name\":\"3-target-down\"}");
 
-        long restarted = System.nanoTime();
+        // Back with a failing health status: still unhealthy for its first reason, the row also
+        // shows what the checks say now.
+        a.healthStatus(503);
         a.restart();
+        Map<String, Object> failing = driver.send("{\"cmd\":\"waitText\",\"group\":\"app\",\"target\":\""
+                                                  + a.address() + "\",\"text\":\"latest check failed: status 503 not in 200\"}");
+        assertTrue(failing.get("row").toString().contains("unhealthy"), failing.toString());
+        driver.send("{\"cmd\":\"screenshot\",\"name\":\"3b-check-reason-changed\"}");
+
+        long restarted = System.nanoTime();
+        a.healthStatus(200);
         driver.send(wait("waitState", a.address(), "healthy"));
         long upMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restarted);
         assertTrue(upMs < SHOWN_WITHIN_MS, "shown healthy again after " + upMs + " ms");

@@ -6,19 +6,26 @@ import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 /** Per-group algorithm and per-target weight. */
 class SelectorTest {
 
     private static TargetGroup group(String algorithm, String targets) {
+        return group(algorithm, targets, "");
+    }
+
+    private static TargetGroup group(String algorithm, String targets, String more) {
         FulcrumSettings s = FulcrumSettings.from(ConfigFactory.parseString(
                 "fulcrum { listeners = [{ name = t, bind = \"127.0.0.1:0\", default-target-group = g }]\n"
                 + "target-groups.g { algorithm = " + algorithm + ", health-check.enabled = false, targets = ["
-                + targets + "] } }"));
+                + targets + "]\n" + more + " } }"));
         return new TargetGroup(s.targetGroups().get("g"), new byte[32]);
     }
 
@@ -83,5 +90,27 @@ class SelectorTest {
         TargetGroup allZero = group("least-outstanding-requests", "{ address = \"127.0.0.1:1\", weight = 0 }");
         assertEquals("127.0.0.1:1", allZero.selector().select(allZero.snapshot(), null).id(),
                      "every weight 0: spread anyway rather than refuse");
+    }
+
+    @Test
+    void everyAlgorithmSkipsTriedTargetsAndTakesAnEjectedOneOnlyWhenNothingElseIsLeft() {
+        for (String algorithm : List.of("round-robin", "least-outstanding-requests", "least-connections")) {
+            TargetGroup g = group(algorithm, "\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\"",
+                                  "outlier-detection { consecutive-gateway-failure = 1, max-ejection-percent = 50 }");
+            Target a = g.snapshot().byId("127.0.0.1:1");
+            Target b = g.snapshot().byId("127.0.0.1:2");
+            Target c = g.snapshot().byId("127.0.0.1:3");
+            for (int i = 0; i < 6; i++) {
+                assertEquals(c, g.selector().select(g.snapshot(), List.of(a, b)), algorithm);
+            }
+            assertNull(g.selector().select(g.snapshot(), List.of(a, b, c)), algorithm);
+            assertNotNull(g.answered(a, 502, true), algorithm + ": a ejected");
+            Set<Target> seen = new HashSet<>();
+            for (int i = 0; i < 12; i++) {
+                seen.add(g.selector().select(g.snapshot(), null));
+            }
+            assertEquals(Set.of(b, c), seen, algorithm + ": the ejected one is passed over");
+            assertEquals(a, g.selector().select(g.snapshot(), List.of(b, c)), algorithm + ": better than none");
+        }
     }
 }

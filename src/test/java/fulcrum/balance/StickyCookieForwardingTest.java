@@ -3,10 +3,10 @@ package fulcrum.balance;
 import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import fulcrum.testing.TwoBackends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.util.List;
@@ -24,20 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(60)
 class StickyCookieForwardingTest {
-    private HttpBackend a;
-    private HttpBackend b;
-
-    @BeforeEach
-    void start() throws IOException {
-        a = HttpBackend.start("a");
-        b = HttpBackend.start("b");
-    }
-
-    @AfterEach
-    void stop() {
-        a.close();
-        b.close();
-    }
+    @RegisterExtension
+    final TwoBackends backends = new TwoBackends();
 
     private static FulcrumFixture targetSticky(String extra, HttpBackend... targets) {
         return FulcrumFixture.forTargets("health-check.enabled = false\n"
@@ -79,7 +67,7 @@ class StickyCookieForwardingTest {
             assertEquals(expectedBackend, r.body(), "the cookie still leads to its target");
             assertNull(r.header("Set-Cookie"), "a valid cookie is not replaced");
         }
-        HttpBackend backend = expectedBackend.equals("a") ? a : b;
+        HttpBackend backend = expectedBackend.equals("a") ? backends.a() : backends.b();
         List<Map<String, List<String>>> all = backend.requestHeaders();
         List<String> cookies = all.get(all.size() - 1).get("Cookie");
         return cookies == null ? List.of() : cookies;
@@ -87,7 +75,7 @@ class StickyCookieForwardingTest {
 
     @Test
     void theTargetGroupsCookieIsStripped() throws IOException {
-        try (FulcrumFixture lb = targetSticky("", a, b)) {
+        try (FulcrumFixture lb = targetSticky("", backends.a(), backends.b())) {
             String[] v = firstVisit(lb);
             String target = v[0];
             String cookie = v[1];
@@ -101,7 +89,7 @@ class StickyCookieForwardingTest {
 
     @Test
     void forwardCookieSendsItOn() throws IOException {
-        try (FulcrumFixture lb = targetSticky(", forward-cookie = true", a, b)) {
+        try (FulcrumFixture lb = targetSticky(", forward-cookie = true", backends.a(), backends.b())) {
             String[] v = firstVisit(lb);
             assertEquals(List.of("io=abc; " + v[1] + "; theme=dark"),
                          cookiesSeen(lb, v[0], "io=abc; " + v[1] + "; theme=dark"));
@@ -110,13 +98,13 @@ class StickyCookieForwardingTest {
 
     @Test
     void aWeightedForwardsGroupCookieIsStripped() throws IOException {
-        try (FulcrumFixture lb = groupSticky("", a, b)) {
+        try (FulcrumFixture lb = groupSticky("", backends.a(), backends.b())) {
             String[] v = firstVisit(lb);
             assertTrue(v[1].startsWith("FULCRUM-TG="), v[1]);
             assertEquals(List.of("io=abc; FULCRUM=app"), cookiesSeen(lb, v[0], v[1] + "; io=abc; FULCRUM=app"),
                          "only the forward's cookie: the target group has no stickiness here");
         }
-        try (FulcrumFixture lb = groupSticky(", forward-cookie = true", a, b)) {
+        try (FulcrumFixture lb = groupSticky(", forward-cookie = true", backends.a(), backends.b())) {
             String[] v = firstVisit(lb);
             assertEquals(List.of(v[1] + "; io=abc"), cookiesSeen(lb, v[0], v[1] + "; io=abc"));
         }

@@ -1,19 +1,14 @@
 package fulcrum.health;
 
-import com.typesafe.config.ConfigFactory;
-import fulcrum.config.FulcrumSettings;
 import fulcrum.config.HealthCheckSettings;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -37,17 +32,11 @@ class ProbeTest {
     }
 
     private static HealthCheckSettings settings(String healthCheck) {
-        FulcrumSettings s = FulcrumSettings.from(ConfigFactory.parseString(
-                "fulcrum { listeners = [{ name = t, bind = \"127.0.0.1:0\", default-target-group = app }]\n"
-                + "target-groups.app { targets = [\"127.0.0.1:1\"]\n health-check { interval = 5s, timeout = 2s\n"
-                + healthCheck + " } } }"));
-        return s.targetGroups().get("app").healthCheck();
+        return Probes.settings("http1", healthCheck);
     }
 
     private static ProbeResult probe(HealthCheckSettings hc, int port) throws Exception {
-        EventLoop loop = loops.next();
-        return Probe.run(hc, new InetSocketAddress("127.0.0.1", port), "127.0.0.1:" + port, loop,
-                         NioSocketChannel.class).get(5, TimeUnit.SECONDS);
+        return Probes.probe(loops, hc, port);
     }
 
     @Test

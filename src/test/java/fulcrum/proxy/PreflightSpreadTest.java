@@ -1,10 +1,9 @@
 package fulcrum.proxy;
 
 import fulcrum.testing.FulcrumFixture;
-import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import fulcrum.testing.TwoBackends;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -24,30 +23,14 @@ class PreflightSpreadTest {
     private static final int SESSIONS = 20;
     private static final String HANDSHAKE = "/socket.io/?EIO=4&transport=polling&t=x";
 
-    private HttpBackend a;
-    private HttpBackend b;
-    private FulcrumFixture lb;
-
-    @BeforeEach
-    void backends() throws Exception {
-        a = HttpBackend.start("a");
-        b = HttpBackend.start("b");
-    }
-
-    @AfterEach
-    void stop() {
-        if (lb != null) {
-            lb.close();
-        }
-        a.close();
-        b.close();
-    }
+    @RegisterExtension
+    final TwoBackends backends = new TwoBackends();
 
     @ParameterizedTest
     @ValueSource(strings = {"lb-cookie", "engine-io", "lb-cookie-and-engine-io"})
     void onePreflightPerSessionStillSpreadsSessionsEvenly(String type) throws Exception {
-        lb = FulcrumFixture.forTargets("health-check.enabled = false\nstickiness { enabled = true, type = " + type
-                                       + " }", a.address(), b.address());
+        FulcrumFixture lb = backends.balance("health-check.enabled = false\nstickiness { enabled = true, type = "
+                                             + type + " }");
         Map<String, Integer> sessions = new TreeMap<>();
         for (int i = 0; i < SESSIONS; i++) {
             try (RawClient c = new RawClient(lb.port())) {

@@ -48,6 +48,21 @@ class QueuedPiecesTest {
     }
 
     @Test
+    void aSmallPieceIsCopiedWhenTheCallerKnowsItWaits() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ByteBuf read = readBuffer("ab");
+        ByteBuf out = QueuedPieces.compact(ch, read, true);
+        assertNotSame(read, out);
+        assertEquals(0, read.refCnt());
+        assertEquals("ab", out.toString(StandardCharsets.US_ASCII));
+        out.release();
+        ByteBuf goes = readBuffer("ab");
+        assertSame(goes, QueuedPieces.compact(ch, goes, false));
+        goes.release();
+        assertFalse(ch.finishAndReleaseAll());
+    }
+
+    @Test
     void aPieceThatGoesStraightOutIsNotCopied() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ByteBuf piece = readBuffer("ab");

@@ -6,12 +6,11 @@ import fulcrum.balance.TargetGroup;
 import fulcrum.config.HostPort;
 import fulcrum.config.TargetSpec;
 import fulcrum.testing.FulcrumFixture;
-import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import fulcrum.testing.TwoBackends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -30,24 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SlowStartTest {
     private static final long WINDOW_MS = 6000;
 
-    private HttpBackend a;
-    private HttpBackend b;
-    private FulcrumFixture lb;
-
-    @BeforeEach
-    void backends() throws Exception {
-        a = HttpBackend.start("a");
-        b = HttpBackend.start("b");
-    }
-
-    @AfterEach
-    void stop() {
-        if (lb != null) {
-            lb.close();
-        }
-        a.close();
-        b.close();
-    }
+    @RegisterExtension
+    final TwoBackends backends = new TwoBackends();
 
     /** Requests sent in each second after b turned healthy, and how many of them b served. */
     private record Buckets(int[] sent, int[] onB) {
@@ -63,12 +46,12 @@ class SlowStartTest {
     }
 
     private Buckets run(String slowStart, int seconds) throws Exception {
-        lb = FulcrumFixture.forTargets("slow-start = " + slowStart + "\n"
+        FulcrumFixture lb = backends.closeAfter(FulcrumFixture.forTargets("slow-start = " + slowStart + "\n"
                                        + "health-check { path = \"/health\", interval = 200ms, timeout = 150ms }",
-                                       a.address());
+                                       backends.a().address()));
         TargetGroup group = lb.balancer().targetGroups().get("app");
-        await(group.snapshot().byId(a.address()), HealthState.HEALTHY);
-        Target added = group.register(new TargetSpec(HostPort.parse(b.address()), 1));
+        await(group.snapshot().byId(backends.a().address()), HealthState.HEALTHY);
+        Target added = group.register(new TargetSpec(HostPort.parse(backends.b().address()), 1));
         long t0 = await(added, HealthState.HEALTHY);
         Buckets buckets = new Buckets(new int[seconds], new int[seconds]);
         // Four clients, each one request at a time on its own connection.

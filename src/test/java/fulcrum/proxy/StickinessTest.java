@@ -1,11 +1,11 @@
 package fulcrum.proxy;
 
 import fulcrum.testing.FulcrumFixture;
-import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
-import org.junit.jupiter.api.AfterEach;
+import fulcrum.testing.TwoBackends;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.CookieManager;
 import java.net.URI;
@@ -26,22 +26,13 @@ class StickinessTest {
             health-check.enabled = false
             stickiness { enabled = true, duration = 1h, secret = "a-test-secret-of-some-length" }
             """;
-    private HttpBackend a;
-    private HttpBackend b;
+    @RegisterExtension
+    final TwoBackends backends = new TwoBackends();
     private FulcrumFixture lb;
 
     @BeforeEach
-    void start() throws Exception {
-        a = HttpBackend.start("a");
-        b = HttpBackend.start("b");
-        lb = FulcrumFixture.forTargets(STICKY, a.address(), b.address());
-    }
-
-    @AfterEach
-    void stop() {
-        lb.close();
-        a.close();
-        b.close();
+    void start() {
+        lb = backends.balance(STICKY);
     }
 
     /** A first request without a cookie: the target that answered, and the cookie it set. */
@@ -128,7 +119,8 @@ class StickinessTest {
         Visit v = firstVisit(lb.port());
         String cookie = v.cookie();
         String first = v.target();
-        try (FulcrumFixture other = FulcrumFixture.forTargets(STICKY, a.address(), b.address())) {
+        try (FulcrumFixture other = FulcrumFixture.forTargets(STICKY, backends.a().address(),
+                                                              backends.b().address())) {
             for (int i = 0; i < 4; i++) {
                 try (RawClient c = new RawClient(other.port())) {
                     c.send("GET / HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\n\r\n");
@@ -147,7 +139,8 @@ class StickinessTest {
         String first = v.target();
         var group = lb.balancer().targetGroups().get("app");
         var leaving = group.snapshot().all().stream()
-                .filter(t -> t.id().equals((first.equals("a") ? a : b).address())).findFirst().orElseThrow();
+                .filter(t -> t.id().equals((first.equals("a") ? backends.a() : backends.b()).address()))
+                .findFirst().orElseThrow();
         group.remove(leaving);
         try (RawClient c = new RawClient(lb.port())) {
             c.send("GET / HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\n\r\n");

@@ -7,10 +7,9 @@ import fulcrum.config.HostPort;
 import fulcrum.config.TargetSpec;
 import fulcrum.socketio.ChatClients.Client;
 import fulcrum.testing.FulcrumFixture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,7 +17,6 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Scale-out with {@code algorithm = least-connections}: a chat server added while the first
@@ -30,36 +28,13 @@ class LeastConnectionsTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final int CLIENTS = 20;
 
-    private ChatCluster cluster;
-    private FulcrumFixture lb;
-    private final List<ChatClients> harnesses = new ArrayList<>();
-
-    @BeforeEach
-    void start() throws Exception {
-        String missing = ChatCluster.missingPrerequisite();
-        assumeTrue(missing == null, () -> "Socket.IO tests skipped: " + missing);
-        cluster = ChatCluster.start(2);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        for (ChatClients c : harnesses) {
-            c.close();
-        }
-        if (lb != null) {
-            lb.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+    @RegisterExtension
+    final ChatBench bench = new ChatBench(2);
 
     private List<Client> connect(int first) throws Exception {
         // Half keep polling-then-WebSocket sessions by sid, half WebSocket-only: both kinds count.
-        ChatClients d = ChatClients.start(lb.url("/"), CLIENTS / 2, "default", false, 4, first);
-        ChatClients w = ChatClients.start(lb.url("/"), CLIENTS / 2, "websocket", false, 4, first + 100);
-        harnesses.add(d);
-        harnesses.add(w);
+        ChatClients d = bench.clients(CLIENTS / 2, "default", false, 4, first);
+        ChatClients w = bench.clients(CLIENTS / 2, "websocket", false, 4, first + 100);
         assertTrue(d.awaitReady(WAIT), () -> "not all connected: " + d.events());
         assertTrue(w.awaitReady(WAIT), () -> "not all connected: " + w.events());
         List<Client> all = new ArrayList<>(d.report().clients());
@@ -69,11 +44,12 @@ class LeastConnectionsTest {
 
     /** Sessions of 20 new clients that went to a target registered after 20 clients joined the first. */
     private long newSessionsOnTheAddedTarget(String algorithm) throws Exception {
-        lb = FulcrumFixture.forTargets("""
+        FulcrumFixture lb = bench.balance("""
                 algorithm = %s
                 stickiness { enabled = true, type = engine-io }
                 health-check { path = "/health", interval = 500ms, timeout = 400ms }
-                """.formatted(algorithm), "127.0.0.1:" + cluster.port(0));
+                """.formatted(algorithm), bench.target(0));
+        ChatCluster cluster = bench.cluster();
         TargetGroup group = lb.balancer().targetGroups().get("app");
         List<Client> before = connect(0);
         assertTrue(before.stream().allMatch(c -> cluster.serverId(0).equals(c.server())), before::toString);

@@ -2,11 +2,9 @@ package fulcrum.socketio;
 
 import fulcrum.socketio.ChatClients.Client;
 import fulcrum.socketio.ChatClients.Report;
-import fulcrum.testing.FulcrumFixture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,7 +14,6 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The scenario users come with: two Socket.IO servers sharing one Redis, behind Fulcrum, with
@@ -26,41 +23,18 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class SocketIoThroughFulcrumTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
-    private ChatCluster cluster;
-    private FulcrumFixture lb;
-    private final List<ChatClients> harnesses = new ArrayList<>();
-
-    @BeforeEach
-    void prerequisites() throws Exception {
-        String missing = ChatCluster.missingPrerequisite();
-        assumeTrue(missing == null, () -> "Socket.IO tests skipped: " + missing);
-        cluster = ChatCluster.start(2);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        for (ChatClients c : harnesses) {
-            c.close();
-        }
-        if (lb != null) {
-            lb.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
-    }
+    @RegisterExtension
+    final ChatBench bench = new ChatBench(2);
 
     private void startBalancer(String stickiness) {
-        lb = FulcrumFixture.forTargets("""
+        bench.balance("""
                 health-check { path = "/health", interval = 300ms, timeout = 250ms,
                                healthy-threshold = 2, unhealthy-threshold = 2 }
-                """ + stickiness, "127.0.0.1:" + cluster.port(0), "127.0.0.1:" + cluster.port(1));
+                """ + stickiness, bench.target(0), bench.target(1));
     }
 
     private ChatClients clients(int n, String transports, boolean cookies, int eio) throws Exception {
-        ChatClients c = ChatClients.start(lb.url("/"), n, transports, cookies, eio, harnesses.size() * 100);
-        harnesses.add(c);
-        return c;
+        return bench.clients(n, transports, cookies, eio, bench.harnesses() * 100);
     }
 
     /** Every client connects, chats, and hears every other client through the Redis adapter. */
@@ -83,7 +57,8 @@ class SocketIoThroughFulcrumTest {
                 servers.add(c.server());
             }
         }
-        assertEquals(Set.of(cluster.serverId(0), cluster.serverId(1)), servers, "clients spread over both servers");
+        assertEquals(Set.of(bench.cluster().serverId(0), bench.cluster().serverId(1)), servers,
+                     "clients spread over both servers");
     }
 
     @Test
@@ -91,7 +66,7 @@ class SocketIoThroughFulcrumTest {
         startBalancer("stickiness { enabled = true, type = engine-io }");
         assertChatWorks(List.of(clients(4, "default", false, 4), clients(4, "polling", false, 4),
                                 clients(4, "websocket", false, 4)));
-        int learnt = lb.balancer().targetGroups().get("app").engineIo().size();
+        int learnt = bench.fulcrum().balancer().targetGroups().get("app").engineIo().size();
         // 8 polling handshakes and 4 WebSocket-first ones, whose sid comes in the tunnel's first frame.
         assertTrue(learnt >= 12, "sessions learnt: " + learnt);
     }
@@ -125,9 +100,9 @@ class SocketIoThroughFulcrumTest {
         ChatClients first = clients(8, "default", false, 4);
         assertChatWorks(List.of(first));
 
-        cluster.kill(0);
+        bench.cluster().kill(0);
         long t0 = System.nanoTime();
-        String survivor = cluster.serverId(1);
+        String survivor = bench.cluster().serverId(1);
         Report moved = null;
         while (System.nanoTime() - t0 < WAIT.toNanos()) {
             Report r = first.report();
@@ -143,8 +118,8 @@ class SocketIoThroughFulcrumTest {
         first.sendChat();
         assertTrue(first.awaitReceivedFrom(first.clientIds(), WAIT), () -> "chat after failover: " + first.events());
 
-        cluster.restart(0);
-        var group = lb.balancer().targetGroups().get("app");
+        bench.cluster().restart(0);
+        var group = bench.fulcrum().balancer().targetGroups().get("app");
         long t1 = System.nanoTime();
         while (group.snapshot().routableCount() < 2 && System.nanoTime() - t1 < WAIT.toNanos()) {
             Thread.sleep(100);

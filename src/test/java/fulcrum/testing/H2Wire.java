@@ -32,9 +32,21 @@ import java.util.function.Predicate;
 public final class H2Wire implements AutoCloseable {
     /**
      * One frame received; {@code status} for response HEADERS, {@code bytes} for DATA and
-     * WINDOW_UPDATE (its increment), {@code code} for RST_STREAM and GOAWAY.
+     * WINDOW_UPDATE (its increment), {@code code} for RST_STREAM and GOAWAY; {@code headers} of
+     * HEADERS and the SETTINGS' values (as names), {@code data} of DATA; null for other frames.
      */
-    public record Frame(String type, int stream, int status, int bytes, boolean endStream, long code) {
+    public record Frame(String type, int stream, int status, int bytes, boolean endStream, long code,
+                        Http2Headers headers, byte[] data) {
+        Frame(String type, int stream, int status, int bytes, boolean endStream, long code) {
+            this(type, stream, status, bytes, endStream, code, null, null);
+        }
+
+        @Override
+        public String toString() {
+            return type + "(" + stream + (status != 0 ? " :status " + status : "") + (bytes != 0 ? " " + bytes + "B" : "")
+                   + (endStream && !type.equals("RST_STREAM") ? " END_STREAM" : "")
+                   + (type.equals("RST_STREAM") || type.equals("GOAWAY") ? " code " + code : "") + ")";
+        }
     }
 
     private final Socket socket;
@@ -213,7 +225,8 @@ public final class H2Wire implements AutoCloseable {
 
         @Override
         public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean end) {
-            frames.add(new Frame("DATA", streamId, 0, data.readableBytes(), end, 0));
+            frames.add(new Frame("DATA", streamId, 0, data.readableBytes(), end, 0, null,
+                                 io.netty.buffer.ByteBufUtil.getBytes(data)));
             return data.readableBytes() + padding;
         }
 
@@ -221,7 +234,8 @@ public final class H2Wire implements AutoCloseable {
         public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
                                   boolean end) {
             CharSequence s = headers.status();
-            frames.add(new Frame("HEADERS", streamId, s == null ? 0 : Integer.parseInt(s.toString()), 0, end, 0));
+            frames.add(new Frame("HEADERS", streamId, s == null ? 0 : Integer.parseInt(s.toString()), 0, end, 0,
+                                 headers, null));
         }
 
         @Override
@@ -242,7 +256,9 @@ public final class H2Wire implements AutoCloseable {
 
         @Override
         public void onSettingsRead(ChannelHandlerContext ctx, Http2Settings settings) {
-            frames.add(new Frame("SETTINGS", 0, 0, 0, false, 0));
+            Http2Headers values = new DefaultHttp2Headers(false);
+            settings.forEach((id, v) -> values.add(Integer.toString(id), Long.toString(v)));
+            frames.add(new Frame("SETTINGS", 0, 0, 0, false, 0, values, null));
         }
 
         @Override
