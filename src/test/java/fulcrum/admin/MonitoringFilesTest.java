@@ -83,6 +83,41 @@ class MonitoringFilesTest {
                            .contains("SUCCESS"));
     }
 
+    /**
+     * Compose v2 is not packaged for Debian 12; it reads a file by the Compose Specification's JSON
+     * schema (compose-go), which dclint (npm) checks too. Only its schema rule is judged here (the
+     * others are style); a copy with a key the schema lacks shows the check can fail.
+     */
+    @Test
+    void composeFileMatchesTheComposeSpecificationSchema() throws Exception {
+        Path dclint = Path.of("src/test/compose/node_modules/.bin/dclint");
+        assertTrue(Files.isExecutable(dclint), "scripts/setup-test-deps installs " + dclint);
+        assertEquals(List.of(), schemaErrors(dclint, Path.of("docker/compose.yml")));
+        Path broken = dir.resolve("compose.yml");
+        Files.writeString(broken, Files.readString(Path.of("docker/compose.yml"))
+                .replace("\n  grafana:\n", "\n  grafana:\n    publish_everywhere: true\n"));
+        List<String> errors = schemaErrors(dclint, broken);
+        assertEquals(1, errors.size(), errors.toString());
+        assertTrue(errors.get(0).contains("must NOT have additional properties"), errors.get(0));
+    }
+
+    /** dclint's messages of its schema rule for {@code file} (it exits 1 on style findings too). */
+    private static List<String> schemaErrors(Path dclint, Path file) throws Exception {
+        Process p = new ProcessBuilder(dclint.toAbsolutePath().toString(), "-f", "json", "--color", "false",
+                                       file.toAbsolutePath().toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "dclint ended");
+        assertTrue(out.trim().startsWith("["), "dclint's JSON report: " + out);
+        List<String> errors = new ArrayList<>();
+        Matcher m = Pattern.compile("\"rule\": \"invalid-schema\",[^}]*?\"message\": \"((?:[^\"\\\\]|\\\\.)*)\"")
+                .matcher(out);
+        while (m.find()) {
+            errors.add(m.group(1));
+        }
+        return errors;
+    }
+
     @Test
     void everyDashboardQueryNamesRealMetricsAndRunsInPrometheus() throws Exception {
         List<String> exprs = dashboardQueries();
