@@ -121,7 +121,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         listener.connectionOpened();
         listener.observer().connectionOpened(listener.settings().name());
         this.ctx = ctx;
-        this.responseTimer = new ResponseTimer(ctx, () -> closing ? null : ex);
+        this.responseTimer = new ResponseTimer(ctx.executor(), this::responseDeadline);
         this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
         this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
         this.decoder = (RequestDecoder) ctx.pipeline().get(DECODER);
@@ -405,6 +405,31 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     public void requestSent(long responseTimeoutNanos) {
         responseTimer.arm(responseTimeoutNanos);
         drainPending();
+    }
+
+    /** A stream's request reached its target: the connection's response timer watches it. */
+    void streamRequestSent(long responseTimeoutNanos) {
+        responseTimer.arm(responseTimeoutNanos);
+    }
+
+    /**
+     * The response timer's check: nanoseconds until the nearest response deadline of the
+     * exchange (HTTP/1.1) or of the streams (HTTP/2), -1 when none waits. Passed deadlines end
+     * their exchanges with 504.
+     */
+    private long responseDeadline(long now) {
+        if (streams == null) {
+            return closing || ex == null ? -1 : ex.checkResponseTimeout(now);
+        }
+        long next = -1;
+        // A stream that times out closes, and leaves the set, while it is walked: a copy is walked.
+        for (H2Stream s : streams.toArray(new H2Stream[0])) {
+            long left = s.checkResponseTimeout(now);
+            if (left > 0 && (next < 0 || left < next)) {
+                next = left;
+            }
+        }
+        return next;
     }
 
     // ---- what exchanges ask of their client ----

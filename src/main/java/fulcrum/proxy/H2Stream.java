@@ -90,7 +90,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     /** The response's END_STREAM went out. */
     private boolean responseEnded;
     private boolean inRead;
-    private ResponseTimer responseTimer;
     /** An extended CONNECT for a WebSocket (RFC 8441): its 101 makes the stream a tunnel. */
     private boolean webSocket;
     /** The Sec-WebSocket-Key Fulcrum sent the target for it; null when none. */
@@ -118,14 +117,12 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.responseTimer = new ResponseTimer(ctx, () -> ex);
         connection.streamOpened(this);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         connection.streamClosed(this);
-        responseTimer.cancel();
         releasePending();
         if (tunnel != null) {
             connection.tunnelStreams(-1);
@@ -567,8 +564,13 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void requestSent(long responseTimeoutNanos) {
-        responseTimer.arm(responseTimeoutNanos);
+        connection.streamRequestSent(responseTimeoutNanos);
         drainPending();
+    }
+
+    /** For the connection's response timer: nanoseconds until this stream's response deadline, -1 when it waits for none. */
+    long checkResponseTimeout(long now) {
+        return ex == null ? -1 : ex.checkResponseTimeout(now);
     }
 
     @Override
@@ -593,7 +595,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
      */
     @Override
     public void exchangeDone(Exchange e) {
-        responseTimer.cancel();
         releasePending();
         if (!responseEnded) {
             responseEnded = true;
@@ -609,7 +610,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     /** The target switched to WebSocket: the stream's DATA frames and the backend connection carry its bytes. */
     @Override
     public void startTunnel(Exchange e, BackendHandler backend) {
-        responseTimer.cancel();
         if (switchRefused) {
             backend.close();
             exchangeDone(e);

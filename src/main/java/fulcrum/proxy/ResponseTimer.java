@@ -1,37 +1,42 @@
 package fulcrum.proxy;
 
-import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
+import java.util.function.LongUnaryOperator;
 
 /**
- * A client stream's one response timer: armed when a request reaches its target, it asks the
- * exchange then waiting whether its deadline passed, and sleeps again for what is left of it. One
- * timer per stream rather than one per exchange, so a keep-alive connection schedules no task per
- * request while its responses come in time.
+ * A client connection's one response timer: armed when a request reaches its target, it asks
+ * what is waiting (the HTTP/1.1 exchange, or every stream of an HTTP/2 connection) whether a
+ * deadline passed, and sleeps again for what is left of the nearest one. One timer per
+ * connection rather than one per exchange or stream, so a keep-alive connection, and an HTTP/2
+ * connection taking thousands of streams a second, schedule no task per request while responses
+ * come in time (a task per stream cost a schedule and a cancel in the loop's timer heap each).
  */
 final class ResponseTimer {
-    private final ChannelHandlerContext ctx;
-    /** The exchange to check, or null when there is none (or the stream is closing). */
-    private final Supplier<Exchange> waiting;
+    private final EventExecutor executor;
+    /** Given the time, nanoseconds until the nearest response deadline, or -1 when nothing waits. */
+    private final LongUnaryOperator check;
     private ScheduledFuture<?> timer;
+    /** When the armed timer fires (System.nanoTime()). */
+    private long firesAt;
 
-    ResponseTimer(ChannelHandlerContext ctx, Supplier<Exchange> waiting) {
-        this.ctx = ctx;
-        this.waiting = waiting;
+    ResponseTimer(EventExecutor executor, LongUnaryOperator check) {
+        this.executor = executor;
+        this.check = check;
     }
 
-    /**
-     * Fires in {@code nanos} unless already armed to fire sooner (the armed one checks the current
-     * exchange); a shorter deadline (a gRPC client's) moves it earlier.
-     */
+    /** Fires within {@code nanos}: an armed timer that fires sooner stays (it re-arms for what is left then). */
     void arm(long nanos) {
-        if (timer != null && timer.getDelay(TimeUnit.NANOSECONDS) <= nanos) {
-            return;
+        long at = System.nanoTime() + nanos;
+        if (timer != null) {
+            if (firesAt - at <= 0) {
+                return;
+            }
+            timer.cancel(false); // a shorter response timeout than the armed one's (another target group)
         }
-        cancel();
-        timer = ctx.executor().schedule(this::fire, nanos, TimeUnit.NANOSECONDS);
+        firesAt = at;
+        timer = executor.schedule(this::fire, nanos, TimeUnit.NANOSECONDS);
     }
 
     void cancel() {
@@ -43,11 +48,7 @@ final class ResponseTimer {
 
     private void fire() {
         timer = null;
-        Exchange ex = waiting.get();
-        if (ex == null) {
-            return; // the next exchange arms it again
-        }
-        long next = ex.checkResponseTimeout(System.nanoTime());
+        long next = check.applyAsLong(System.nanoTime());
         if (next > 0) {
             arm(next);
         }

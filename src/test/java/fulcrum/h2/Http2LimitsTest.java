@@ -28,8 +28,10 @@ class Http2LimitsTest {
         lb = FulcrumFixture.start("""
                 fulcrum { io-threads = 1, shutdown-grace = 1s
                   listeners = [{ name = h2, bind = "127.0.0.1:0", default-target-group = app,
-                                 max-body-size = 1KiB, max-request-line = 1KiB }]
+                                 max-body-size = 1KiB, max-request-line = 1KiB,
+                                 rules = [{ priority = 1, conditions.header { x-patient = ["yes"] }, action.forward = patient }] }]
                   target-groups.app { targets = ["%s"], health-check.enabled = false, response-timeout = 1s }
+                  target-groups.patient { targets = ["%1$s"], health-check.enabled = false, response-timeout = 60s }
                 }""".formatted(backend.address()));
     }
 
@@ -108,6 +110,26 @@ class Http2LimitsTest {
             List<Frame> frames = c.read(f -> f.stream() == 1 && f.endStream(), 10_000);
             assertTrue(frames.stream().anyMatch(f -> f.stream() == 3 && f.status() == 200), frames.toString());
             assertEquals(504, status(frames), frames.toString());
+        }
+    }
+
+    /**
+     * The streams of a connection share one response timer: armed first for a group that waits
+     * 60 s, it is brought forward for a stream of a group that waits 1 s, whose 504 does not wait
+     * for the other's deadline.
+     */
+    @Test
+    void aShorterResponseTimeoutOnTheSameConnectionIsNotDelayedByALongerOne() throws Exception {
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            c.headers(1, H2Wire.get(lb.port(), "/hang").add("x-patient", "yes"), true).flush();
+            Thread.sleep(200); // stream 1 reaches its target and arms the timer first
+            long t0 = System.nanoTime();
+            c.headers(3, H2Wire.get(lb.port(), "/hang"), true).flush();
+            List<Frame> frames = c.read(f -> f.stream() == 3 && f.endStream(), 10_000);
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(frames.stream().anyMatch(f -> f.stream() == 3 && f.status() == 504), frames.toString());
+            assertTrue(frames.stream().noneMatch(f -> f.stream() == 1 && f.status() != 0), "stream 1 still waits: " + frames);
+            assertTrue(ms < 8_000, "504 after " + ms + " ms");
         }
     }
 }
