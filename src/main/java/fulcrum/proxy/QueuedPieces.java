@@ -9,8 +9,8 @@ import io.netty.handler.codec.http.HttpResponse;
 /**
  * Copies a small piece out of its large read buffer when it has to wait in a write queue. Netty's
  * write high water mark counts a queued piece by its readable bytes, but the piece keeps its whole
- * read buffer alive (16 KiB for io_uring's ring buffers): a peer that trickles byte-sized pieces
- * towards one that does not read would pin 16 KiB per piece, far past the mark. Pieces that go
+ * read buffer alive (up to 64 KiB as the read size adapts): a peer that trickles byte-sized pieces
+ * towards one that does not read would pin a whole buffer per piece, far past the mark. Pieces that go
  * straight out (nothing queued before them) are not copied, so a peer that keeps up costs nothing.
  */
 final class QueuedPieces {

@@ -7,7 +7,6 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
@@ -20,73 +19,53 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
-import io.netty.channel.uring.IoUringFixedBufferRingAllocator;
-import io.netty.channel.uring.IoUringBufferRingConfig;
-import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringIoHandler;
-import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 
 /**
- * The event-loop transport. {@code auto} takes io_uring where the kernel offers it with provided
- * buffer rings (5.19 and later: one io_uring_enter carries the reads and writes of many
- * connections, where epoll makes a system call for each), then epoll, then NIO.
+ * The event-loop transport. {@code auto} takes io_uring where the kernel offers it (5.19 and
+ * later: one io_uring_enter carries the reads and writes of many connections, where epoll makes a
+ * system call for each), then epoll, then NIO.
  *
- * <p>Backpressure (a channel's autoRead off while its peer is unwritable) must stop reads on
- * every transport. Netty's io_uring reads with a provided-buffer ring default to multishot recv,
- * and its read loop re-arms a multishot recv whose completion came without IORING_CQE_F_MORE
- * (the ring ran dry, say) even when autoRead is off: a backend then streams into the memory of a
- * client that does not read, to the end of the response. Single-shot recv re-arms only on a read
- * request, so io_uring here reads single-shot ({@link #SINGLE_SHOT_RECV}); where Netty's io_uring
- * classes were loaded before this one and read multishot anyway, the ring is left out, and plain
- * recv (poll first, then a buffer of the channel's own) honours autoRead as epoll does.
+ * <p>io_uring reads are plain recv into a buffer of the channel's own, submitted once the socket
+ * is readable (Netty polls first without a provided-buffer ring), so an idle connection's pending
+ * read holds no buffer. A ring of provided buffers is not used: Netty reads from a ring with
+ * multishot recv, whose read loop re-arms even while autoRead is off, so backpressure does not
+ * hold (a backend streams into the memory of a client that does not read); read single-shot from
+ * the ring, a request cost 13-15 % more proxy CPU than with plain recv (docs/benchmarks.md, "The
+ * io_uring read path").
  *
  * <p>Accepts are single-shot on io_uring for the same reason: a multishot accept that fails (out
  * of file descriptors) is re-armed at once whatever autoRead says, so the pause Netty's acceptor
  * takes after an accept error never happens, and each loop spins through tens of thousands of
  * failed accepts a second.
  *
- * @param recvRing io_uring reads land in a shared ring of provided buffers
- * @param allocator the buffer allocator of every channel and of the ring
+ * @param allocator the buffer allocator of every channel
  */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
-                        Class<? extends SocketChannel> socketChannel, boolean recvRing,
-                        ByteBufAllocator allocator) {
+                        Class<? extends SocketChannel> socketChannel, ByteBufAllocator allocator) {
 
-    /** Netty reads these once, when its io_uring classes load: they must be set before that. */
-    private static final String SINGLE_SHOT_RECV = "io.netty.iouring.recvMultiShotEnabled";
+    /** Netty reads it once, when its io_uring classes load: it must be set before that. */
     private static final String SINGLE_SHOT_ACCEPT = "io.netty.iouring.acceptMultiShotEnabled";
 
     static {
-        System.setProperty(SINGLE_SHOT_RECV, "false");
         System.setProperty(SINGLE_SHOT_ACCEPT, "false");
     }
 
-    /**
-     * io_uring reads of every connection of a loop share this group of provided buffers, so an
-     * idle connection's pending read holds no buffer of its own.
-     */
-    private static final short RECV_BUFFER_GROUP = 1;
-    /**
-     * Buffers per loop, each of a fixed size: the ring keeps them all allocated (2 MiB per loop),
-     * and when all are taken, a read falls back to a buffer of its own.
-     */
-    private static final short RECV_BUFFER_RING_SIZE = 128;
-    private static final int RECV_BUFFER_SIZE = 16 * 1024;
-    private static final RecvByteBufAllocator FIXED_RECV = new FixedRecvByteBufAllocator(RECV_BUFFER_SIZE);
-    private static final RecvByteBufAllocator ADAPTIVE_RECV = new AdaptiveRecvByteBufAllocator();
+    /** One read-size policy shared by all connections (each channel otherwise gets its own allocator object). */
+    private static final RecvByteBufAllocator RECV = new AdaptiveRecvByteBufAllocator();
 
     /** The transport of {@code kind} with the pooled allocator as it is. */
     public static Transport choose(TransportKind kind) {
         return choose(kind, POOLED);
     }
 
-    /** The transport of {@code kind}, its channels and ring allocating from {@code allocator}. */
+    /** The transport of {@code kind}, its channels allocating from {@code allocator}. */
     public static Transport choose(TransportKind kind, ByteBufAllocator allocator) {
         return switch (kind) {
-            // Without buffer rings every idle connection's pending read would pin a buffer.
+            // Kernels before 5.19 have io_uring without what Netty's transport relies on to be fast.
             case AUTO -> IoUring.isAvailable() && IoUring.isRegisterBufferRingSupported() ? ioUring(allocator)
                          : Epoll.isAvailable() ? epoll(allocator) : nio(allocator);
             case IO_URING -> {
@@ -124,56 +103,29 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     /** Options every backend connection of this transport needs. */
     public Bootstrap configure(Bootstrap b) {
         b.option(ChannelOption.ALLOCATOR, allocator);
-        b.option(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
-        if (recvRing) {
-            b.option(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
-        }
+        b.option(ChannelOption.RCVBUF_ALLOCATOR, RECV);
         return b;
     }
 
     /** Options every accepted connection of this transport needs. */
     public ServerBootstrap configureChildren(ServerBootstrap b) {
         b.childOption(ChannelOption.ALLOCATOR, allocator);
-        b.childOption(ChannelOption.RCVBUF_ALLOCATOR, recvAllocator());
-        if (recvRing) {
-            b.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, RECV_BUFFER_GROUP);
-        }
+        b.childOption(ChannelOption.RCVBUF_ALLOCATOR, RECV);
         return b;
     }
 
-    /**
-     * One read-size policy shared by all connections (each channel otherwise gets its own
-     * allocator object). io_uring reads land in the ring's fixed-size buffers, so a fixed guess
-     * (used only when the ring is empty) costs each connection the smallest handle; epoll and
-     * NIO size their own buffers and adapt to what arrives.
-     */
-    private RecvByteBufAllocator recvAllocator() {
-        return recvRing ? FIXED_RECV : ADAPTIVE_RECV;
-    }
-
     private static Transport ioUring(ByteBufAllocator allocator) {
-        if (!IoUring.isRegisterBufferRingSupported() || IoUring.isRecvMultishotEnabled()) {
-            return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                                 IoUringSocketChannel.class, false, allocator);
-        }
-        IoUringBufferRingConfig ring = IoUringBufferRingConfig.builder()
-                .bufferGroupId(RECV_BUFFER_GROUP)
-                .bufferRingSize(RECV_BUFFER_RING_SIZE)
-                .batchSize(RECV_BUFFER_RING_SIZE / 8)
-                .allocator(new IoUringFixedBufferRingAllocator(allocator, RECV_BUFFER_SIZE))
-                .build();
-        IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setBufferRingConfig(ring);
-        return new Transport("io_uring", IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class,
-                             IoUringSocketChannel.class, true, allocator);
+        return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
+                             IoUringSocketChannel.class, allocator);
     }
 
     private static Transport epoll(ByteBufAllocator allocator) {
         return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                             EpollSocketChannel.class, false, allocator);
+                             EpollSocketChannel.class, allocator);
     }
 
     private static Transport nio(ByteBufAllocator allocator) {
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class,
-                             false, allocator);
+                             allocator);
     }
 }
