@@ -20,6 +20,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
     private final Target target;
     private final BackendPool pool;
     private ChannelHandlerContext ctx;
+    private Channel channel;
     private BackendCodec codec;
     private Exchange owner;
     private Tunnel tunnel;
@@ -39,7 +40,12 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
     }
 
     Channel channel() {
-        return ctx.channel();
+        return channel != null ? channel : ctx.channel();
+    }
+
+    /** The connection being opened for this handler, known before the handler joins its pipeline. */
+    void opening(Channel ch) {
+        this.channel = ch;
     }
 
     long idleSince() {

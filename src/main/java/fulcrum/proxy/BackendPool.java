@@ -72,6 +72,7 @@ public final class BackendPool {
             p.addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
             p.addLast(HANDLER, handler);
         });
+        handler.opening(f.channel());
         // A connection that never became active gets no channelInactive: forget it when it closes.
         f.channel().closeFuture().addListener(cf -> removed(handler));
         return f;
@@ -148,6 +149,39 @@ public final class BackendPool {
         if (q != null) {
             q.remove(b);
         }
+    }
+
+    /** Closes every connection of this pool, to every target; the futures complete when each has closed. */
+    List<ChannelFuture> closeEverything() {
+        List<ChannelFuture> closed = new ArrayList<>();
+        for (Target t : new HashSet<>(idle.keySet())) {
+            closed.addAll(closeOf(t));
+        }
+        for (Target t : new HashSet<>(busy.keySet())) {
+            closed.addAll(closeOf(t));
+        }
+        for (Target t : new HashSet<>(h2.keySet())) {
+            closed.addAll(closeOf(t));
+        }
+        return closed;
+    }
+
+    private List<ChannelFuture> closeOf(Target target) {
+        List<ChannelFuture> closed = new ArrayList<>();
+        ArrayDeque<BackendHandler> q = idle.get(target);
+        if (q != null) {
+            q.forEach(b -> closed.add(b.channel().closeFuture()));
+        }
+        Set<BackendHandler> s = busy.get(target);
+        if (s != null) {
+            s.forEach(b -> closed.add(b.channel().closeFuture()));
+        }
+        List<H2BackendConnection> list = h2.get(target);
+        if (list != null) {
+            list.forEach(c -> closed.add(c.channel().closeFuture()));
+        }
+        closeAll(target);
+        return closed;
     }
 
     /** Closes every connection to {@code target}: idle, in an exchange, or tunnelling. */

@@ -3,12 +3,18 @@ package fulcrum.proxy;
 import fulcrum.balance.Target;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /** The backend pools of every event loop; each is reached from its own loop, or through it. */
@@ -35,16 +41,54 @@ public final class BackendPools {
         each(p -> p.closeIdle(target));
     }
 
+    /**
+     * Closes every backend connection on every loop and waits, at most {@code millis}, until they
+     * have closed. Before the loops stop: a read still in flight when a loop ends is never
+     * completed, and its buffer never given back.
+     */
+    public void closeEverything(long millis) {
+        List<CompletableFuture<List<ChannelFuture>>> parts = new ArrayList<>();
+        for (BackendPool p : Set.copyOf(pools.values())) {
+            CompletableFuture<List<ChannelFuture>> f = new CompletableFuture<>();
+            try {
+                p.loop().execute(() -> {
+                    try {
+                        f.complete(p.closeEverything());
+                    } catch (RuntimeException e) {
+                        f.completeExceptionally(e);
+                    }
+                });
+            } catch (RejectedExecutionException dead) {
+                continue; // a dead loop's connections close with the process
+            }
+            parts.add(f);
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        for (CompletableFuture<List<ChannelFuture>> part : parts) {
+            try {
+                for (ChannelFuture closed : part.get(Math.max(1, deadline - System.nanoTime()),
+                                                                      TimeUnit.NANOSECONDS)) {
+                    closed.awaitUninterruptibly(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                }
+            } catch (ExecutionException | TimeoutException e) {
+                return; // past the deadline: the loops stop all the same
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     /** The tunnels open to {@code target} on every loop (backend channels), gathered from each loop. */
     public CompletableFuture<List<Channel>> tunnels(Target target) {
-        List<CompletableFuture<List<Channel>>> parts = new java.util.ArrayList<>();
+        List<CompletableFuture<List<Channel>>> parts = new ArrayList<>();
         for (BackendPool p : Set.copyOf(pools.values())) {
             CompletableFuture<List<Channel>> f = new CompletableFuture<>();
             p.loop().execute(() -> f.complete(p.tunnels(target)));
             parts.add(f);
         }
         return CompletableFuture.allOf(parts.toArray(new CompletableFuture[0])).thenApply(v -> {
-            List<Channel> out = new java.util.ArrayList<>();
+            List<Channel> out = new ArrayList<>();
             parts.forEach(f -> out.addAll(f.join()));
             return out;
         });

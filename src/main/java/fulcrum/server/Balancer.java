@@ -325,6 +325,7 @@ public final class Balancer implements AutoCloseable {
         }
         Connections.forceClose(connections);
         connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        pools.closeEverything(5_000);
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
         log.info("stopped");
     }
