@@ -255,7 +255,12 @@ final class H2Connection extends Http2ConnectionHandler {
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         // By index: a stream's read end may start another stream's exchange, never add to the list.
         for (int i = 0; i < readStreams.size(); i++) {
-            readStreams.get(i).readComplete();
+            H2Stream s = readStreams.get(i);
+            try {
+                s.readComplete();
+            } catch (RuntimeException e) {
+                streamFailed(s.stream(), e);
+            }
         }
         readStreams.clear();
         flushWanted = false;

@@ -134,6 +134,10 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
 
     // ---- reading the request ----
 
+    Http2Stream stream() {
+        return stream;
+    }
+
     /** The first frame of this stream in the connection's current read: true once per read. */
     boolean markRead() {
         if (readMarked) {
