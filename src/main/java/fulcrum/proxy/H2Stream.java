@@ -165,8 +165,12 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
                 // Trailers end the body (a second HEADERS without END_STREAM is refused by the codec).
                 requestEnded = true;
                 DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-                translate(headers, last.trailingHeaders());
-                body(last, 0);
+                if (translate(headers, last.trailingHeaders())) {
+                    body(last, 0);
+                } else {
+                    h2.reset(stream, Http2Error.PROTOCOL_ERROR); // malformed trailers: the exchange ends with the stream
+                    h2.flush();
+                }
             }
         } finally {
             inRead = false;
@@ -264,7 +268,12 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
         }
         HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString());
         HttpHeaders headers = req.headers();
-        translate(h, headers);
+        if (!translate(h, headers)) {
+            // A CR, LF, NUL or other control in a value: malformed (RFC 9113 8.2.1), and it would
+            // split the HTTP/1.1 request to the target.
+            refuse(h, HttpResponseStatus.BAD_REQUEST, Http2Error.PROTOCOL_ERROR);
+            return;
+        }
         CharSequence authority = h.authority();
         if (authority != null) {
             String host = headers.get(HttpHeaderNames.HOST);
@@ -349,9 +358,19 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
     /**
      * Copies regular fields (pseudo-headers are the request line) into HTTP/1.1 fields. Cookies
      * split over several fields, as HTTP/2 allows (RFC 9113 8.2.3), are joined into one for a
-     * target that reads HTTP/1.1.
+     * target that reads HTTP/1.1. False when a value is not a valid field value (HTTP/1.1's
+     * header validation says so), which leaves {@code to} incomplete.
      */
-    private static void translate(Http2Headers from, HttpHeaders to) {
+    private static boolean translate(Http2Headers from, HttpHeaders to) {
+        try {
+            copyFields(from, to);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static void copyFields(Http2Headers from, HttpHeaders to) {
         StringBuilder cookie = null;
         for (Map.Entry<CharSequence, CharSequence> f : from) {
             CharSequence name = f.getKey();
