@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.VoidChannelPromise;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
@@ -35,9 +36,9 @@ import java.util.ArrayList;
  * {@link H2Stream} per stream. A stream costs no channel, pipeline or frame objects of its own:
  * its HEADERS and DATA go straight to its H2Stream, its response straight to the encoder.
  *
- * <p>Responses that complete outside a read of this connection (a target answered) are flushed
- * once per turn of the event loop, not once each: many streams' responses share a TLS record and
- * a write.
+ * <p>On epoll and NIO, responses that complete outside a read of this connection (a target
+ * answered) are flushed once per turn of the event loop, not once each: many streams' responses
+ * share a TLS record and a write syscall.
  */
 final class H2Connection extends Http2ConnectionHandler {
     private static final Logger log = LoggerFactory.getLogger(H2Connection.class);
@@ -52,6 +53,13 @@ final class H2Connection extends Http2ConnectionHandler {
     private ChannelPromise quiet;
     /** Reading the client: a flush waits for the read's end. */
     private boolean inRead;
+    /**
+     * Flushes outside a read wait for the end of the loop's turn: on epoll and NIO each flush is
+     * a write syscall. On io_uring a flush only queues a write, and one is in flight per socket
+     * at a time, so writes batch by themselves and deferring costs more than it saves (measured
+     * side by side: ~3 µs per h2 request either way, docs/benchmarks.md).
+     */
+    private boolean deferFlush;
     /** A flush is asked for and not yet done. */
     private boolean flushWanted;
     private boolean flushScheduled;
@@ -176,6 +184,7 @@ final class H2Connection extends Http2ConnectionHandler {
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
         this.quiet = new VoidChannelPromise(ctx.channel(), false);
+        this.deferFlush = !(ctx.channel() instanceof IoUringSocketChannel);
         super.handlerAdded(ctx);
     }
 
@@ -318,6 +327,11 @@ final class H2Connection extends Http2ConnectionHandler {
     void flush() {
         if (inRead) {
             flushWanted = true;
+            return;
+        }
+        if (!deferFlush) {
+            flush(ctx);
+            recheckWaiting();
             return;
         }
         flushWanted = true;
