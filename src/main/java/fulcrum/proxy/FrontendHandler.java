@@ -11,7 +11,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -21,13 +20,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2RemoteFlowController;
-import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -59,7 +52,6 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     static final String HANDLER = "handler";
     static final String PREFACE = "preface";
     static final String H2_CODEC = "h2codec";
-    static final String H2_STREAMS = "h2streams";
 
     private final ListenerContext listener;
     private final long idleTimeoutNanos;
@@ -79,7 +71,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     private Exchange ex;
     private Tunnel tunnel;
     /** Once the client sent the HTTP/2 preface: the connection's codec; its streams carry the exchanges. */
-    private Http2FrameCodec h2;
+    private H2Connection h2;
     /** The open streams of an HTTP/2 connection. */
     private Set<H2Stream> streams;
     /** How many of them carry a WebSocket, which the idle sweep looks at one by one. */
@@ -622,14 +614,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         encoder = null;
         decoder = null;
         streams = new HashSet<>();
-        h2 = H2Codec.forClients(listener.settings().http2());
+        h2 = H2Connection.forClients(listener.settings().http2(), this, listener);
         p.addBefore(HANDLER, H2_CODEC, h2);
-        p.addBefore(HANDLER, H2_STREAMS, new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new H2Stream(FrontendHandler.this, listener));
-            }
-        }));
     }
 
     /**
@@ -639,22 +625,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
      */
     private void closeHttp2Now() {
         closing = true;
-        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        h2.goAwayNow();
         ctx.pipeline().firstContext().close();
-    }
-
-    /**
-     * Whether DATA on stream {@code id} would wait rather than go out now: frames are already
-     * held for it, or its window or the connection's is spent.
-     */
-    boolean dataWaits(int id) {
-        Http2Stream s = h2.connection().stream(id);
-        if (s == null) {
-            return false;
-        }
-        Http2RemoteFlowController flow = h2.connection().remote().flowController();
-        return flow.hasFlowControlled(s) || flow.windowSize(s) <= 0
-               || flow.windowSize(h2.connection().connectionStream()) <= 0;
     }
 
     void streamOpened(H2Stream s) {

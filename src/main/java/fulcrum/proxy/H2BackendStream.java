@@ -55,6 +55,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     private final Target target;
     private H2BackendConnection connection;
     private ChannelHandlerContext ctx;
+    private H2Frames.Sink frames;
     private Exchange owner;
     /** The request's HEADERS, held until it is known whether a body follows (none: END_STREAM on them). */
     private Http2Headers heldHead;
@@ -103,7 +104,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
                 return;
             }
         }
-        H2Frames.writeBody(ctx, c, H2BackendStream::fields);
+        H2Frames.writeBody(frames, c, H2BackendStream::fields);
     }
 
     private void writeHead(boolean endStream) {
@@ -208,6 +209,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.frames = H2Frames.of(ctx);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package fulcrum.proxy;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -16,24 +17,46 @@ final class H2Frames {
     private H2Frames() {
     }
 
+    /** Where a stream's DATA and trailing HEADERS go. */
+    interface Sink {
+        void data(ByteBuf content, boolean endStream);
+
+        void trailers(Http2Headers trailers);
+    }
+
+    /** A sink writing frame objects on a stream channel (Netty's child channels, the backend side). */
+    static Sink of(ChannelHandlerContext ctx) {
+        return new Sink() {
+            @Override
+            public void data(ByteBuf content, boolean endStream) {
+                ctx.write(new DefaultHttp2DataFrame(content, endStream), ctx.voidPromise());
+            }
+
+            @Override
+            public void trailers(Http2Headers trailers) {
+                ctx.write(new DefaultHttp2HeadersFrame(trailers, true), ctx.voidPromise());
+            }
+        };
+    }
+
     /**
      * Writes {@code c}'s bytes as DATA; its last piece ends the stream, with its trailers as a
      * closing HEADERS frame when it has any (turned into HTTP/2 fields by {@code fields}). Takes
      * ownership of {@code c}.
      */
-    static void writeBody(ChannelHandlerContext ctx, HttpContent c, BiConsumer<HttpHeaders, Http2Headers> fields) {
+    static void writeBody(Sink out, HttpContent c, BiConsumer<HttpHeaders, Http2Headers> fields) {
         HttpHeaders trailers = c instanceof LastHttpContent l ? l.trailingHeaders() : null;
         boolean last = trailers != null;
         boolean withTrailers = last && !trailers.isEmpty();
         if (c.content().isReadable() || (last && !withTrailers)) {
-            ctx.write(new DefaultHttp2DataFrame(c.content(), last && !withTrailers), ctx.voidPromise());
+            out.data(c.content(), last && !withTrailers);
         } else {
             c.release();
         }
         if (withTrailers) {
             Http2Headers t = new DefaultHttp2Headers(false);
             fields.accept(trailers, t);
-            ctx.write(new DefaultHttp2HeadersFrame(t, true), ctx.voidPromise());
+            out.trailers(t);
         }
     }
 }

@@ -6,8 +6,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -23,16 +21,10 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -49,23 +41,24 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * One HTTP/2 stream of a client connection: its own child channel (Netty's
- * {@code Http2MultiplexHandler}, on the connection's event loop) and the client end of one
- * {@link Exchange}, as {@link FrontendHandler} is for an HTTP/1.1 request. It turns the stream's
+ * One HTTP/2 stream of a client connection ({@link H2Connection} hands it the stream's frames)
+ * and the client end of one {@link Exchange}, as {@link FrontendHandler} is for an HTTP/1.1
+ * request. It turns the stream's
  * HEADERS and DATA into the request and body pieces an HTTP/1.1 target takes (Host from
  * {@code :authority}, split {@code cookie} fields joined, a body without Content-Length sent
  * chunked), and the exchange's response into HEADERS, DATA and trailers.
  *
- * <p>Flow control is the backpressure: while the target cannot take more body, the stream is not
- * read, so its window stays closed; while the stream cannot take more response (its window or
- * the connection is full), the target is not read.
+ * <p>Flow control is the backpressure: DATA the target cannot take yet is held and its bytes are
+ * given back to the stream's window only as the target takes them, so the client can send no more
+ * than the window; while the stream cannot take more response (its window or the connection is
+ * full), the target is not read.
  *
  * <p>A WebSocket over HTTP/2 (RFC 8441: {@code CONNECT} with {@code :protocol websocket}) goes to
  * the target as an HTTP/1.1 {@code GET} with {@code Upgrade: websocket}; the target's 101 is
  * answered {@code 200}, and the stream then becomes the client end of a {@link Tunnel}, its DATA
  * frames carrying the WebSocket's bytes both ways.
  */
-final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStream, Tunnel.ClientEnd {
+final class H2Stream implements ClientStream, Tunnel.ClientEnd {
     private static final Logger log = LoggerFactory.getLogger(H2Stream.class);
     /** What the access log and metrics call a request that came as an HTTP/2 stream. */
     static final HttpVersion HTTP_2 = new HttpVersion("HTTP", 2, 0, true);
@@ -73,12 +66,21 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private static final AsciiString PROTOCOL = Http2Headers.PseudoHeaderName.PROTOCOL.value();
     private static final String WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+    private final H2Connection h2;
+    private final Http2Stream stream;
     private final FrontendHandler connection;
     private final ListenerContext listener;
-    private ChannelHandlerContext ctx;
     private Exchange ex;
     /** Body pieces that arrived before the exchange could take them; created on first use. */
     private ArrayDeque<Object> pending;
+    /** Frames of this stream came in the connection's current read. */
+    private boolean readMarked;
+    /** The tunnel's backend takes the WebSocket's bytes: they are passed on as they come. */
+    private boolean tunnelReadable = true;
+    /** The stream closed (both ends, a reset, or the connection went). */
+    private boolean closed;
+    /** The client's END_STREAM of a WebSocket went on to its tunnel. */
+    private boolean clientEndPassed;
     private long bodyBytes;
     private boolean head;
     /** Between a 1xx head and its (empty) end, which HTTP/2 does not send. */
@@ -96,7 +98,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private String webSocketKey;
     /** The target's 101 did not answer that key: answered 502, and no tunnel opens. */
     private boolean switchRefused;
-    /** WebSocket bytes the client sent before the target switched; created on first use. */
+    /** WebSocket bytes the client sent before the target switched, or while its target could not take them; created on first use. */
     private ArrayDeque<ByteBuf> early;
     /** After the switch: the stream carries the WebSocket; null before. */
     private Tunnel tunnel;
@@ -104,7 +106,9 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     private boolean tunnelActive;
     private long tunnelLastActivity;
 
-    H2Stream(FrontendHandler connection, ListenerContext listener) {
+    H2Stream(H2Connection h2, Http2Stream stream, FrontendHandler connection, ListenerContext listener) {
+        this.h2 = h2;
+        this.stream = stream;
         this.connection = connection;
         this.listener = listener;
     }
@@ -114,14 +118,9 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         return ex != null && ex.awaitingResponse();
     }
 
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-        connection.streamOpened(this);
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    /** The stream closed: the client reset it, both ends ended, or the connection went. */
+    void closed() {
+        closed = true;
         connection.streamClosed(this);
         releasePending();
         if (tunnel != null) {
@@ -131,90 +130,106 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             // Reset by the client, or the connection went: the exchange ends with its client.
             ex.clientClosed();
         }
-        ctx.fireChannelInactive();
-    }
-
-    /**
-     * The client reset the stream. A stream not being read (its target cannot take more) would
-     * only close once read again (Netty's child channels deliver what they hold first), so it is
-     * closed now: what it holds is released and the exchange ends with its client.
-     */
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2ResetFrame) {
-            ctx.close();
-            return;
-        }
-        ctx.fireUserEventTriggered(evt);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("[{}] stream error: {}", ctx.channel().id(), cause.toString());
-        ctx.close();
     }
 
     // ---- reading the request ----
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    Http2Stream stream() {
+        return stream;
+    }
+
+    /** The first frame of this stream in the connection's current read: true once per read. */
+    boolean markRead() {
+        if (readMarked) {
+            return false;
+        }
+        readMarked = true;
+        return true;
+    }
+
+    void headersRead(Http2Headers headers, boolean endStream) {
         inRead = true;
         try {
-            read(msg);
+            connection.touch();
+            if (tunnel != null) {
+                if (endStream) {
+                    requestEnded = true;
+                    clientEnded();
+                }
+            } else if (!headRead) {
+                headRead = true;
+                requestHead(headers, endStream);
+            } else if (ex == null || webSocket) {
+                requestEnded |= endStream; // trailers of a request refused at its head
+            } else {
+                // Trailers end the body (a second HEADERS without END_STREAM is refused by the codec).
+                requestEnded = true;
+                DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+                if (translate(headers, last.trailingHeaders())) {
+                    body(last, 0);
+                } else {
+                    h2.reset(stream, Http2Error.PROTOCOL_ERROR); // malformed trailers: the exchange ends with the stream
+                    h2.flush();
+                }
+            }
         } finally {
             inRead = false;
         }
     }
 
-    private void read(Object msg) {
-        if (tunnel != null) {
-            tunnelRead(msg);
-            return;
-        }
-        if (msg instanceof Http2HeadersFrame hf) {
+    /**
+     * A DATA frame's bytes (the caller releases {@code data}). Returns how many of them were taken
+     * now; the rest are held, and given back to the window as the target takes them.
+     */
+    int dataRead(ByteBuf data, boolean endStream) {
+        inRead = true;
+        try {
             connection.touch();
-            if (!headRead) {
-                headRead = true;
-                requestHead(hf);
-            } else if (ex == null || webSocket) {
-                requestEnded |= hf.isEndStream(); // trailers of a request refused at its head
-            } else {
-                // Trailers end the body (a second HEADERS without END_STREAM is refused by the codec).
-                requestEnded = true;
-                DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-                translate(hf.headers(), last.trailingHeaders());
-                body(last);
+            int n = data.readableBytes();
+            if (tunnel != null) {
+                int taken = 0;
+                if (n > 0) {
+                    if (tunnelReadable && (early == null || early.isEmpty())) {
+                        tunnel.fromClient(data.retain());
+                        taken = n;
+                    } else {
+                        holdEarly(data.retain());
+                    }
+                }
+                if (endStream) {
+                    requestEnded = true;
+                    if (early == null || early.isEmpty()) {
+                        clientEnded();
+                    }
+                }
+                return taken;
             }
-            return;
-        }
-        if (msg instanceof Http2DataFrame df) {
-            connection.touch();
             if (ex == null) {
-                df.release();
-                return;
+                return n;
             }
-            requestEnded |= df.isEndStream();
+            requestEnded |= endStream;
             if (webSocket) {
-                holdEarly(df.content());
-                return;
+                if (n > 0) {
+                    holdEarly(data.retain());
+                }
+                return 0;
             }
-            bodyBytes += df.content().readableBytes();
+            bodyBytes += n;
             long max = listener.settings().limits().maxBodySize();
             if (max > 0 && bodyBytes > max) {
-                df.release();
                 Exchange e = ex;
                 e.abort(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
-                return;
+                return n;
             }
-            body(df.isEndStream() ? new DefaultLastHttpContent(df.content()) : new DefaultHttpContent(df.content()));
-            return;
+            ByteBuf content = data.retain();
+            return body(endStream ? new DefaultLastHttpContent(content) : new DefaultHttpContent(content), n);
+        } finally {
+            inRead = false;
         }
-        ReferenceCountUtil.release(msg);
     }
 
-    private void requestHead(Http2HeadersFrame hf) {
-        requestEnded = hf.isEndStream();
-        Http2Headers h = hf.headers();
+    private void requestHead(Http2Headers h, boolean endStream) {
+        requestEnded = endStream;
         RequestLimits limits = listener.settings().limits();
         CharSequence method = h.method();
         CharSequence path = h.path();
@@ -253,7 +268,12 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
         HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString());
         HttpHeaders headers = req.headers();
-        translate(h, headers);
+        if (!translate(h, headers)) {
+            // A CR, LF, NUL or other control in a value: malformed (RFC 9113 8.2.1), and it would
+            // split the HTTP/1.1 request to the target.
+            refuse(h, HttpResponseStatus.BAD_REQUEST, Http2Error.PROTOCOL_ERROR);
+            return;
+        }
         CharSequence authority = h.authority();
         if (authority != null) {
             String host = headers.get(HttpHeaderNames.HOST);
@@ -266,7 +286,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
         if (webSocket) {
             asUpgrade(headers);
-        } else if (!hf.isEndStream() && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+        } else if (!endStream && !headers.contains(HttpHeaderNames.CONTENT_LENGTH)) {
             // A body of unknown length: chunked for the HTTP/1.1 target (the codec checks a stated length).
             headers.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
@@ -280,9 +300,9 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         Exchange e = new Exchange(this, req);
         ex = e;
         e.start();
-        if (hf.isEndStream() || webSocket) {
+        if (endStream || webSocket) {
             // A WebSocket's request has no body: its DATA is the WebSocket's, once switched.
-            body(LastHttpContent.EMPTY_LAST_CONTENT);
+            body(LastHttpContent.EMPTY_LAST_CONTENT, 0);
         }
     }
 
@@ -333,15 +353,24 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             early = new ArrayDeque<>(2);
         }
         early.add(bytes);
-        updateReading();
     }
 
     /**
      * Copies regular fields (pseudo-headers are the request line) into HTTP/1.1 fields. Cookies
      * split over several fields, as HTTP/2 allows (RFC 9113 8.2.3), are joined into one for a
-     * target that reads HTTP/1.1.
+     * target that reads HTTP/1.1. False when a value is not a valid field value (HTTP/1.1's
+     * header validation says so), which leaves {@code to} incomplete.
      */
-    private static void translate(Http2Headers from, HttpHeaders to) {
+    private static boolean translate(Http2Headers from, HttpHeaders to) {
+        try {
+            copyFields(from, to);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static void copyFields(Http2Headers from, HttpHeaders to) {
         StringBuilder cookie = null;
         for (Map.Entry<CharSequence, CharSequence> f : from) {
             CharSequence name = f.getKey();
@@ -359,32 +388,48 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         }
     }
 
-    private void body(HttpContent c) {
-        if ((pending != null && !pending.isEmpty()) || !ex.acceptsBody()) {
+    /**
+     * Passes a body piece ({@code bytes} of the stream's window) to the exchange, or holds it
+     * while the exchange cannot take it. Returns the bytes taken now.
+     */
+    private int body(HttpContent c, int bytes) {
+        if ((pending != null && !pending.isEmpty()) || !takesBody()) {
             if (pending == null) {
                 pending = new ArrayDeque<>(4);
             }
             pending.add(c);
-            updateReading();
-            return;
+            return 0;
         }
         ex.requestContent(c);
+        return bytes;
     }
 
+    private boolean takesBody() {
+        return ex.acceptsBody() && ex.backendWritable();
+    }
+
+    /** Passes held body pieces on while the exchange takes them, giving their bytes back to the window. */
     private void drainPending() {
         Object msg;
-        while (pending != null && ex != null && (msg = pending.peek()) != null && ex.acceptsBody()) {
+        int taken = 0;
+        while (pending != null && ex != null && (msg = pending.peek()) != null && takesBody()) {
             pending.poll();
-            ex.requestContent((HttpContent) msg);
+            HttpContent c = (HttpContent) msg;
+            taken += c.content().readableBytes();
+            ex.requestContent(c);
         }
         if (!inRead && ex != null) {
             ex.flushBackend();
         }
-        updateReading();
+        h2.consumed(stream, taken);
     }
 
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
+    /** The connection's read that carried frames of this stream ended. */
+    void readComplete() {
+        readMarked = false;
+        if (closed) {
+            return;
+        }
         if (tunnel != null) {
             tunnel.clientReadComplete();
             return;
@@ -392,14 +437,6 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         if (ex != null) {
             ex.flushBackend();
         }
-        updateReading();
-    }
-
-    /** Reads the stream (and so lets its window open) only while its target takes the body. */
-    private void updateReading() {
-        boolean read = (pending == null || pending.isEmpty()) && (early == null || early.isEmpty())
-                       && (ex == null || ex.backendWritable());
-        ctx.channel().config().setAutoRead(read);
     }
 
     /** A request Fulcrum answers itself before any exchange (too long, malformed): answered, counted and logged. */
@@ -414,10 +451,10 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
                     System.currentTimeMillis(), now, 0, 0, now, status.code(), -1, 0, 0, 0, null,
                     o.recordsRequests() ? connection() : null, text(h.authority()), null, null));
         }
-        FullHttpResponse res = ErrorResponses.of(ctx.alloc(), status, false);
+        FullHttpResponse res = ErrorResponses.of(alloc(), status, false);
         write(res);
         if (!requestEnded || reset != Http2Error.NO_ERROR) {
-            ctx.write(new DefaultHttp2ResetFrame(reset), ctx.voidPromise());
+            h2.reset(stream, reset);
         }
         flush();
     }
@@ -460,7 +497,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public ByteBufAllocator alloc() {
-        return ctx.alloc();
+        return h2.context().alloc();
     }
 
     /** HTTP/2 frames the body itself: the fields that framed it for HTTP/1.1 go. Never closes the connection. */
@@ -472,7 +509,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void write(Object msg) {
-        if (responseEnded) {
+        if (responseEnded || closed) {
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -484,11 +521,11 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
                 // The target served the request instead of switching, or switched without answering
                 // the key: to an RFC 8441 client a 2xx would mean the WebSocket is open. What follows
                 // of the target's response is dropped.
-                log.debug("[{}] target answered a WebSocket upgrade with {}{}", ctx.channel().id(), res.status(),
+                log.debug("[{}] target answered a WebSocket upgrade with {}{}", h2.id(stream), res.status(),
                           badSwitch ? " and a wrong Sec-WebSocket-Accept" : "");
                 switchRefused = badSwitch;
                 ReferenceCountUtil.release(msg);
-                res = ErrorResponses.of(ctx.alloc(), HttpResponseStatus.BAD_GATEWAY, false);
+                res = ErrorResponses.of(alloc(), HttpResponseStatus.BAD_GATEWAY, false);
                 msg = res;
             }
             writeHead(res);
@@ -526,7 +563,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         informational = !switched && code >= 100 && code < 200;
         boolean empty = res instanceof FullHttpResponse f && !f.content().isReadable() && f.trailingHeaders().isEmpty();
         boolean end = !switched && !informational && (empty || head);
-        ctx.write(new DefaultHttp2HeadersFrame(h, end), ctx.voidPromise());
+        h2.writeHeaders(stream, h, end);
         if (end) {
             responseEnded = true;
         }
@@ -540,21 +577,47 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             c.release();
             return;
         }
-        H2Frames.writeBody(ctx, c, HttpConversionUtil::toHttp2Headers);
+        H2Frames.writeBody(frames, c, HttpConversionUtil::toHttp2Headers);
         if (last) {
             responseEnded = true;
         }
     }
 
+    /** DATA and trailers of the response, through the connection's encoder. */
+    private final H2Frames.Sink frames = new H2Frames.Sink() {
+        @Override
+        public void data(ByteBuf content, boolean endStream) {
+            h2.writeDataVoid(stream, content, endStream);
+        }
+
+        @Override
+        public void trailers(Http2Headers trailers) {
+            h2.writeHeaders(stream, trailers, true);
+        }
+    };
+
     @Override
     public void flush() {
-        ctx.flush();
+        h2.flush();
     }
 
     @Override
     public boolean isWritable() {
-        return ctx.channel().isWritable();
+        if (closed) {
+            return false;
+        }
+        // HEADERS are not flow-controlled, and a client may open its window only once it sees
+        // them: while nothing waits on the window, one more read of the target may be queued.
+        boolean writable = h2.isWritable(stream);
+        if (!writable && !waitsForWindow) {
+            waitsForWindow = true;
+            h2.waitsForWindow(this);
+        }
+        return writable;
     }
+
+    /** Told unwritable: the connection tells it when it can take more (see {@link H2Connection#waitsForWindow}). */
+    boolean waitsForWindow;
 
     @Override
     public void touch() {
@@ -575,17 +638,19 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
 
     @Override
     public void backendWritabilityChanged() {
-        updateReading();
+        drainPending();
     }
 
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    /** The stream's writability changed (its window, the connection's, or the socket's). */
+    void writabilityChanged() {
+        if (closed) {
+            return;
+        }
         if (tunnel != null) {
             tunnel.clientWritabilityChanged();
         } else if (ex != null) {
-            ex.clientWritable(ctx.channel().isWritable());
+            ex.clientWritable(isWritable());
         }
-        ctx.fireChannelWritabilityChanged();
     }
 
     /**
@@ -596,15 +661,16 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
     @Override
     public void exchangeDone(Exchange e) {
         releasePending();
+        if (closed) {
+            return;
+        }
         if (!responseEnded) {
             responseEnded = true;
-            ctx.write(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR), ctx.voidPromise());
+            h2.reset(stream, Http2Error.INTERNAL_ERROR);
         } else if (!requestEnded) {
-            ctx.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR), ctx.voidPromise());
+            h2.reset(stream, Http2Error.NO_ERROR);
         }
-        ctx.flush();
-        // Read again: frames held while the target was slow are dropped, and a closed stream closes.
-        updateReading();
+        flush();
     }
 
     /** The target switched to WebSocket: the stream's DATA frames and the backend connection carry its bytes. */
@@ -618,7 +684,7 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         if (!webSocket) {
             // Only an extended CONNECT asks for a 101 (the codec refuses Upgrade on HTTP/2 requests).
             backend.close();
-            ctx.close();
+            abort();
             return;
         }
         ex = null;
@@ -627,33 +693,30 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
         Tunnel t = Tunnel.start(e, backend, this, listener, remote());
         tunnel = t;
         connection.tunnelStreams(1);
-        ByteBuf b;
-        while (early != null && (b = early.poll()) != null) {
-            t.fromClient(b);
-        }
-        t.clientReadComplete();
-        if (requestEnded) {
-            clientEnded();
-        }
+        passEarly();
     }
 
-    /** A frame of a stream that carries a WebSocket: its bytes go to the target; END_STREAM ends both sides. */
-    private void tunnelRead(Object msg) {
-        boolean endStream = msg instanceof Http2DataFrame df ? df.isEndStream()
-                            : msg instanceof Http2HeadersFrame hf && hf.isEndStream();
-        if (msg instanceof Http2DataFrame df) {
-            tunnel.fromClient(df.content());
-        } else {
-            ReferenceCountUtil.release(msg);
+    /** WebSocket bytes held for the target go to it while it takes them; a client's END_STREAM then follows them. */
+    private void passEarly() {
+        ByteBuf b;
+        int taken = 0;
+        while (tunnelReadable && early != null && (b = early.poll()) != null) {
+            taken += b.readableBytes();
+            tunnel.fromClient(b);
         }
-        if (endStream) {
-            requestEnded = true;
+        tunnel.clientReadComplete();
+        h2.consumed(stream, taken);
+        if (requestEnded && (early == null || early.isEmpty())) {
             clientEnded();
         }
     }
 
     /** The client ended its side of the WebSocket (as a TCP FIN would): the target is closed and the stream ended. */
     private void clientEnded() {
+        if (clientEndPassed) {
+            return;
+        }
+        clientEndPassed = true;
         tunnel.clientReadComplete();
         tunnel.clientClosed();
         end();
@@ -688,19 +751,21 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             return;
         }
         // A small piece that waits on flow control would hold its whole read buffer meanwhile.
-        int id = ((Http2StreamChannel) ctx.channel()).stream().id();
-        ctx.write(new DefaultHttp2DataFrame(QueuedPieces.compact(ctx.channel(), bytes, connection.dataWaits(id))),
-                  ctx.voidPromise());
+        h2.writeDataVoid(stream, QueuedPieces.compact(h2.context().channel(), bytes, h2.dataWaits(stream)), false);
     }
 
     @Override
     public void readable(boolean on) {
-        ctx.channel().config().setAutoRead(on);
+        boolean was = tunnelReadable;
+        tunnelReadable = on;
+        if (on && !was && tunnel != null) {
+            passEarly();
+        }
     }
 
     @Override
     public boolean isActive() {
-        return ctx.channel().isActive() && !responseEnded;
+        return !closed && !responseEnded;
     }
 
     /**
@@ -713,21 +778,29 @@ final class H2Stream extends ChannelInboundHandlerAdapter implements ClientStrea
             return;
         }
         responseEnded = true;
-        ChannelFuture f = ctx.writeAndFlush(new DefaultHttp2DataFrame(true));
+        if (closed) {
+            return;
+        }
+        ChannelFuture f = h2.writeData(stream, Unpooled.EMPTY_BUFFER, true);
         if (!requestEnded) {
             f.addListener((ChannelFuture done) -> {
-                if (done.isSuccess() && !requestEnded && ctx.channel().isActive()) {
-                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+                if (done.isSuccess() && !requestEnded && !closed) {
+                    h2.reset(stream, Http2Error.NO_ERROR);
+                    h2.flush();
                 }
             });
         }
+        h2.flush();
     }
 
     /** Resets the stream (CANCEL) now. */
     @Override
     public void abort() {
         responseEnded = true;
-        ctx.close();
+        if (!closed) {
+            h2.reset(stream, Http2Error.CANCEL);
+            h2.flush();
+        }
     }
 
     private void releasePending() {

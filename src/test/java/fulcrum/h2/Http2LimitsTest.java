@@ -5,6 +5,7 @@ import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.H2Wire;
 import fulcrum.testing.H2Wire.Frame;
 import fulcrum.testing.HttpBackend;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
 import org.junit.jupiter.api.AfterAll;
@@ -67,6 +68,44 @@ class Http2LimitsTest {
              .data(1, new byte[600], false).flush();
             assertEquals(413, status(answer(c)));
         }
+    }
+
+    /**
+     * A CR, LF or NUL in a field value (or in :path) is malformed in HTTP/2 (RFC 9113 8.2.1) and
+     * would split the HTTP/1.1 request to the target: refused, never forwarded, and the next
+     * stream on the same connection is served.
+     */
+    @Test
+    void controlCharactersInFieldsAreRefusedAndNeverReachTheTarget() throws Exception {
+        int before = backend.requests();
+        String[][] cases = {{"x-note", "a\r\nx-smuggled: 1"}, {"x-note", "a\nb"}, {"x-note", "a\u0000b"},
+                            {":path", "/ok\r\nx-smuggled: 1"}, {"cookie", "a=1\r\nx-smuggled: 1"}};
+        int stream = 1;
+        try (H2Wire c = new H2Wire(lb.port(), new Http2Settings())) {
+            for (String[] f : cases) {
+                Http2Headers h = new DefaultHttp2Headers(false); // a client that does not check what it sends
+                h.setAll(H2Wire.get(lb.port(), "/"));
+                if (f[0].equals(":path")) {
+                    h.path(f[1]);
+                } else {
+                    h.add(f[0], f[1]);
+                }
+                int id = stream;
+                c.headers(id, h, true).flush();
+                List<Frame> got = c.read(x -> x.stream() == id && (x.endStream() || x.type().equals("RST_STREAM")), 10_000);
+                int status = got.stream().filter(x -> x.stream() == id && x.status() != 0).mapToInt(Frame::status)
+                        .findFirst().orElse(0);
+                boolean reset = got.stream().anyMatch(x -> x.stream() == id && x.type().equals("RST_STREAM"));
+                assertTrue(status == 400 || (status == 0 && reset), f[0] + ": " + got);
+                stream += 2;
+            }
+            assertEquals(before, backend.requests(), "no malformed request reached the target");
+            int id = stream;
+            c.headers(id, H2Wire.get(lb.port(), "/after"), true).flush();
+            List<Frame> got = c.read(x -> x.stream() == id && x.endStream(), 10_000);
+            assertTrue(got.stream().anyMatch(x -> x.stream() == id && x.status() == 200), got.toString());
+        }
+        assertTrue(backend.requestHeaders().stream().noneMatch(m -> m.containsKey("x-smuggled")));
     }
 
     @Test

@@ -122,6 +122,8 @@ class HealthCheckIntegrationTest {
                 int requestsBeforeRestart = a.requests();
                 a.restart();
                 await(() -> ta.state() == HEALTHY, 5000, "restarted target healthy");
+                // Listeners hear of a transition after the state is set: wait for ours too.
+                await(() -> checksAt.containsKey(HEALTHY), 5000, "the transition to healthy heard");
                 assertTrue(checksAt.get(HEALTHY) - checksBeforeRestart >= THRESHOLD,
                            "healthy after " + (checksAt.get(HEALTHY) - checksBeforeRestart) + " probes");
                 await(() -> a.requests() > requestsBeforeRestart, 3000, "restarted target gets traffic");

@@ -1,0 +1,391 @@
+package fulcrum.proxy;
+
+import fulcrum.config.H2Settings;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.VoidChannelPromise;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2LocalFlowController;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+
+/**
+ * The HTTP/2 side of a client connection: Netty's connection handler (frames, HPACK, flow
+ * control, stream states, the attack guards) with a frame listener that keeps one plain
+ * {@link H2Stream} per stream. A stream costs no channel, pipeline or frame objects of its own:
+ * its HEADERS and DATA go straight to its H2Stream, its response straight to the encoder.
+ *
+ * <p>Responses that complete outside a read of this connection (a target answered) are flushed
+ * once per turn of the event loop, not once each: many streams' responses share a TLS record and
+ * a write.
+ */
+final class H2Connection extends Http2ConnectionHandler {
+    private static final Logger log = LoggerFactory.getLogger(H2Connection.class);
+    private final FrontendHandler frontend;
+    private final ListenerContext listener;
+    private final Http2Connection.PropertyKey streamKey;
+    private ChannelHandlerContext ctx;
+    /**
+     * For stream writes: a write that fails (its stream just closed) concerns that stream alone,
+     * which Netty's encoder settles; it must not reach the connection's exception handling.
+     */
+    private ChannelPromise quiet;
+    /** Reading the client: a flush waits for the read's end. */
+    private boolean inRead;
+    /** A flush is asked for and not yet done. */
+    private boolean flushWanted;
+    private boolean flushScheduled;
+    private final Runnable scheduledFlush = this::scheduledFlush;
+    /** Streams that had frames in the current read, told when it ends. */
+    private final ArrayList<H2Stream> readStreams = new ArrayList<>();
+    /** Streams told they cannot take more response; see {@link #waitsForWindow}. */
+    private final ArrayList<H2Stream> waiting = new ArrayList<>();
+
+    /** The codec of a client connection, with the listener's limits and the attack guards. */
+    static H2Connection forClients(H2Settings s, FrontendHandler frontend, ListenerContext listener) {
+        Http2Settings initial = new Http2Settings()
+                .maxConcurrentStreams(s.maxConcurrentStreams())
+                .maxHeaderListSize(s.maxHeaderListSize())
+                .maxFrameSize(s.maxFrameSize())
+                .initialWindowSize(s.initialWindowSize());
+        if (s.websocket()) {
+            // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): a browser holding this connection opens wss:// on it.
+            initial.connectProtocolEnabled(true);
+        }
+        DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
+        // The connection's window refills as frames arrive: only a stream's own window holds
+        // back a body its target is slow to take, never the other streams.
+        connection.local().flowController(new DefaultHttp2LocalFlowController(connection, 0.5f, true));
+        return new Builder(frontend, listener)
+                .connection(connection)
+                .initialSettings(initial)
+                .validateHeaders(true)
+                // Rapid reset (CVE-2023-44487): too many RST_STREAMs in a window get GOAWAY ENHANCE_YOUR_CALM.
+                .decoderEnforceMaxRstFramesPerWindow(s.maxResets(), (int) s.resetWindow().toSeconds())
+                // SETTINGS and PING floods: acks a client does not read pile up to this, then the connection closes.
+                .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
+                .decoderEnforceMaxSmallContinuationFrames(s.maxSmallContinuationFrames())
+                // Open streams finish after a GOAWAY; the listener's shutdown grace bounds the wait.
+                .gracefulShutdownTimeoutMillis(-1)
+                .build();
+    }
+
+    private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<H2Connection, Builder> {
+        private final FrontendHandler frontend;
+        private final ListenerContext listener;
+
+        Builder(FrontendHandler frontend, ListenerContext listener) {
+            this.frontend = frontend;
+            this.listener = listener;
+        }
+
+        @Override
+        protected Builder connection(Http2Connection connection) {
+            return super.connection(connection);
+        }
+
+        @Override
+        protected Builder initialSettings(Http2Settings settings) {
+            return super.initialSettings(settings);
+        }
+
+        @Override
+        protected Builder validateHeaders(boolean validate) {
+            return super.validateHeaders(validate);
+        }
+
+        @Override
+        protected Builder decoderEnforceMaxRstFramesPerWindow(int frames, int seconds) {
+            return super.decoderEnforceMaxRstFramesPerWindow(frames, seconds);
+        }
+
+        @Override
+        protected Builder encoderEnforceMaxQueuedControlFrames(int frames) {
+            return super.encoderEnforceMaxQueuedControlFrames(frames);
+        }
+
+        @Override
+        protected Builder decoderEnforceMaxSmallContinuationFrames(int frames) {
+            return super.decoderEnforceMaxSmallContinuationFrames(frames);
+        }
+
+        @Override
+        protected Builder gracefulShutdownTimeoutMillis(long millis) {
+            return super.gracefulShutdownTimeoutMillis(millis);
+        }
+
+        @Override
+        protected H2Connection build() {
+            return super.build();
+        }
+
+        @Override
+        protected H2Connection build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder,
+                                     Http2Settings initialSettings) {
+            H2Connection h = new H2Connection(decoder, encoder, initialSettings, frontend, listener);
+            frameListener(h.new Frames());
+            return h;
+        }
+    }
+
+    private H2Connection(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings,
+                         FrontendHandler frontend, ListenerContext listener) {
+        super(decoder, encoder, initialSettings);
+        this.frontend = frontend;
+        this.listener = listener;
+        Http2Connection c = connection();
+        streamKey = c.newKey();
+        c.addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(Http2Stream stream) {
+                H2Stream s = stream.removeProperty(streamKey);
+                if (s != null) {
+                    s.closed();
+                }
+            }
+        });
+        c.remote().flowController().listener(stream -> {
+            H2Stream s = stream.getProperty(streamKey);
+            if (s != null) {
+                s.writabilityChanged();
+            }
+        });
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        this.quiet = new VoidChannelPromise(ctx.channel(), false);
+        super.handlerAdded(ctx);
+    }
+
+    /** The stream's handler, created with its first HEADERS. */
+    private final class Frames extends Http2FrameAdapter {
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
+                                  boolean endOfStream) {
+            Http2Stream stream = connection().stream(streamId);
+            if (stream == null) {
+                return;
+            }
+            H2Stream s = stream.getProperty(streamKey);
+            if (s == null) {
+                s = new H2Stream(H2Connection.this, stream, frontend, listener);
+                stream.setProperty(streamKey, s);
+                frontend.streamOpened(s);
+            }
+            wasRead(s);
+            try {
+                s.headersRead(headers, endOfStream);
+            } catch (RuntimeException e) {
+                streamFailed(stream, e);
+            }
+        }
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int streamDependency,
+                                  short weight, boolean exclusive, int padding, boolean endOfStream) {
+            onHeadersRead(ctx, streamId, headers, padding, endOfStream);
+        }
+
+        @Override
+        public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+            Http2Stream stream = connection().stream(streamId);
+            H2Stream s = stream == null ? null : stream.getProperty(streamKey);
+            if (s == null) {
+                return data.readableBytes() + padding;
+            }
+            wasRead(s);
+            try {
+                // What the stream holds for its target is given back to the window as the target takes it.
+                return s.dataRead(data, endOfStream) + padding;
+            } catch (RuntimeException e) {
+                streamFailed(stream, e);
+                return data.readableBytes() + padding;
+            }
+        }
+    }
+
+    // ---- reading ----
+
+    /** A stream's handling failed: that stream is reset, the connection and its other streams go on. */
+    private void streamFailed(Http2Stream stream, RuntimeException e) {
+        log.warn("[{}] stream failed: {}", id(stream), e.toString(), e);
+        reset(stream, Http2Error.INTERNAL_ERROR);
+        flush();
+    }
+
+    private void wasRead(H2Stream s) {
+        if (s.markRead()) {
+            readStreams.add(s);
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        inRead = true;
+        try {
+            super.channelRead(ctx, msg);
+        } finally {
+            inRead = false;
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        // By index: a stream's read end may start another stream's exchange, never add to the list.
+        for (int i = 0; i < readStreams.size(); i++) {
+            H2Stream s = readStreams.get(i);
+            try {
+                s.readComplete();
+            } catch (RuntimeException e) {
+                streamFailed(s.stream(), e);
+            }
+        }
+        readStreams.clear();
+        flushWanted = false;
+        super.channelReadComplete(ctx); // flushes
+        recheckWaiting();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        super.channelWritabilityChanged(ctx);
+        recheckWaiting();
+    }
+
+    // ---- what streams ask of the connection ----
+
+    ChannelHandlerContext context() {
+        return ctx;
+    }
+
+    void writeHeaders(Http2Stream stream, Http2Headers headers, boolean endStream) {
+        encoder().writeHeaders(ctx, stream.id(), headers, 0, endStream, quiet);
+    }
+
+    ChannelFuture writeData(Http2Stream stream, ByteBuf data, boolean endStream) {
+        return encoder().writeData(ctx, stream.id(), data, 0, endStream, ctx.newPromise());
+    }
+
+    void writeDataVoid(Http2Stream stream, ByteBuf data, boolean endStream) {
+        encoder().writeData(ctx, stream.id(), data, 0, endStream, quiet);
+    }
+
+    void reset(Http2Stream stream, Http2Error error) {
+        resetStream(ctx, stream.id(), error.code(), quiet);
+    }
+
+    /** Gives {@code bytes} of the stream's DATA back to its window (the target took them). */
+    void consumed(Http2Stream stream, int bytes) {
+        if (bytes <= 0 || stream.state() == Http2Stream.State.CLOSED) {
+            return;
+        }
+        Http2LocalFlowController flow = connection().local().flowController();
+        try {
+            if (flow.consumeBytes(stream, bytes)) {
+                flush(); // a WINDOW_UPDATE was written
+            }
+        } catch (Http2Exception e) {
+            onError(ctx, false, e);
+        }
+    }
+
+    /**
+     * Sends what streams wrote: at the end of the current read if one is under way, else once
+     * this turn of the event loop is done with its I/O, together with other streams' writes.
+     */
+    void flush() {
+        if (inRead) {
+            flushWanted = true;
+            return;
+        }
+        flushWanted = true;
+        if (!flushScheduled) {
+            flushScheduled = true;
+            ctx.executor().execute(scheduledFlush);
+        }
+    }
+
+    private void scheduledFlush() {
+        flushScheduled = false;
+        if (flushWanted) {
+            flushWanted = false;
+            flush(ctx); // the flow controller's pending DATA, then the socket
+            recheckWaiting();
+        }
+    }
+
+    /**
+     * Whether the stream takes more response now: its window (and the connection's) has room, or
+     * nothing of it waits on the window yet and the socket takes more.
+     */
+    boolean isWritable(Http2Stream stream) {
+        Http2RemoteFlowController flow = connection().remote().flowController();
+        return flow.isWritable(stream) || (!flow.hasFlowControlled(stream) && ctx.channel().isWritable());
+    }
+
+    /**
+     * A stream was told it cannot take more. Netty's flow controller tells only of changes in its
+     * own writability, not when a stream's queue empties: after each flush and read the waiting
+     * streams are looked at again.
+     */
+    void waitsForWindow(H2Stream s) {
+        waiting.add(s);
+    }
+
+    private void recheckWaiting() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        H2Stream[] now = waiting.toArray(new H2Stream[0]);
+        waiting.clear();
+        for (H2Stream s : now) {
+            s.waitsForWindow = false;
+            if (s.isWritable()) { // else it is added again
+                s.writabilityChanged();
+            }
+        }
+    }
+
+    /**
+     * Whether DATA on {@code stream} would wait rather than go out now: frames are already held
+     * for it, or its window or the connection's is spent.
+     */
+    boolean dataWaits(Http2Stream stream) {
+        Http2RemoteFlowController flow = connection().remote().flowController();
+        return flow.hasFlowControlled(stream) || flow.windowSize(stream) <= 0
+               || flow.windowSize(connection().connectionStream()) <= 0;
+    }
+
+    /** GOAWAY (NO_ERROR, the last stream taken) now, whatever the open streams do. */
+    void goAwayNow() {
+        goAway(ctx, connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
+               ctx.newPromise());
+        flush(ctx);
+    }
+
+    String id(Http2Stream stream) {
+        return ctx.channel().id().asShortText() + "/" + stream.id();
+    }
+}
