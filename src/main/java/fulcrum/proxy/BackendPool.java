@@ -3,14 +3,20 @@ package fulcrum.proxy;
 import fulcrum.balance.Target;
 import fulcrum.config.TargetGroupSettings;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ChannelFactory;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -33,6 +39,9 @@ public final class BackendPool {
 
     private final EventLoop loop;
     private final Bootstrap prototype;
+    private final ChannelFactory<? extends Channel> channels;
+    /** The transport's options (allocators) from the prototype, read once. */
+    private final List<Map.Entry<ChannelOption<?>, Object>> options;
     private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
     private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
     /** HTTP/2 connections (http2 and grpc groups), each carrying many exchanges' streams. */
@@ -41,6 +50,8 @@ public final class BackendPool {
     BackendPool(EventLoop loop, Bootstrap prototype) {
         this.loop = loop;
         this.prototype = prototype;
+        this.channels = prototype.config().channelFactory();
+        this.options = List.copyOf(prototype.config().options().entrySet());
     }
 
     EventLoop loop() {
@@ -73,6 +84,10 @@ public final class BackendPool {
             p.addLast(HANDLER, handler);
         });
         handler.opening(f.channel());
+        if (f.isDone() && !f.isSuccess() && !f.channel().isRegistered()) {
+            removed(handler); // no socket was made (out of descriptors): nothing will ever close
+            return f;
+        }
         // A connection that never became active gets no channelInactive: forget it when it closes.
         f.channel().closeFuture().addListener(cf -> removed(handler));
         return f;
@@ -99,20 +114,70 @@ public final class BackendPool {
         c.connecting(f);
     }
 
-    /** Connects to {@code target} on this loop, under its group's connect timeout; {@code pipeline} fills the pipeline. */
+    /**
+     * Connects to {@code target} on this loop, under its group's connect timeout; {@code pipeline}
+     * fills the pipeline. A resolved address (every IP target) skips {@link Bootstrap}: a copy of
+     * it per connection (its option maps, a {@link ChannelInitializer} added and removed again,
+     * the resolver looked up) was 8 % of the Java samples of a reconnect storm, and TCP_NODELAY
+     * set twice (docs/benchmarks.md, 2026-12-07). A DNS name goes through it, which resolves it.
+     */
     private ChannelFuture open(Target target, TargetGroupSettings settings, Consumer<ChannelPipeline> pipeline) {
+        int connectTimeout = (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis());
+        InetSocketAddress address = target.socketAddress();
+        if (address.isUnresolved()) {
+            return viaBootstrap(address, connectTimeout, pipeline);
+        }
+        Channel ch;
+        try {
+            ch = channels.newChannel();
+        } catch (ChannelException noSocket) {
+            // Out of descriptors, say: Bootstrap fails the same way and hands back its failed
+            // future, which the exchange answers (a 503 when no other target can take it).
+            return viaBootstrap(address, connectTimeout, pipeline);
+        }
+        ChannelConfig config = ch.config();
+        for (Map.Entry<ChannelOption<?>, Object> o : options) {
+            setOption(config, o.getKey(), o.getValue());
+        }
+        // TCP_NODELAY is every transport's default already (Netty sets it as it makes the socket).
+        config.setOption(ChannelOption.SO_KEEPALIVE, true);
+        config.setConnectTimeoutMillis(connectTimeout);
+        pipeline.accept(ch.pipeline());
+        ChannelPromise connected = ch.newPromise();
+        loop.register(ch).addListener((ChannelFuture registered) -> {
+            if (!registered.isSuccess()) {
+                if (ch.isRegistered()) {
+                    ch.close();
+                } else {
+                    ch.unsafe().closeForcibly();
+                }
+                connected.tryFailure(registered.cause());
+                return;
+            }
+            // As Bootstrap does, the connect waits for the loop's task phase, after the I/O at
+            // hand: made at once instead, a storm of upgrades cost io_uring 8 us more each
+            // (docs/benchmarks.md, 2026-12-07).
+            loop.execute(() -> ch.connect(address, connected).addListener(ChannelFutureListener.CLOSE_ON_FAILURE));
+        });
+        return connected;
+    }
+
+    private ChannelFuture viaBootstrap(InetSocketAddress address, int connectTimeout, Consumer<ChannelPipeline> pipeline) {
         return prototype.clone(loop)
-                .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
-                                                                             settings.connectTimeout().toMillis()))
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeout)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         pipeline.accept(ch.pipeline());
                     }
                 })
-                .connect(target.socketAddress());
+                .connect(address);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> void setOption(ChannelConfig config, ChannelOption<T> option, Object value) {
+        config.setOption(option, (T) value);
     }
 
     /** Forgets an HTTP/2 connection that closed. */

@@ -468,6 +468,10 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         return clientText;
     }
 
+    Channel channel() {
+        return ctx.channel();
+    }
+
     @Override
     public ByteBufAllocator alloc() {
         return ctx.alloc();

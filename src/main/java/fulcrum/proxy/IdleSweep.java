@@ -4,6 +4,8 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -57,6 +59,15 @@ final class IdleSweep {
             timer.cancel(false);
             timer = null;
         }
+    }
+
+    /** The connections on this loop, newest first. */
+    List<FrontendHandler> connections() {
+        List<FrontendHandler> out = new ArrayList<>();
+        for (FrontendHandler h = head; h != null; h = h.idleNext) {
+            out.add(h);
+        }
+        return out;
     }
 
     private void sweep() {

@@ -256,7 +256,8 @@ public final class Balancer implements AutoCloseable {
                     .channel(transport.serverChannel())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    // No TCP_NODELAY option: Netty sets it as it makes each socket, and setting
+                    // it again was one more system call per connection.
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
                     .handler(new AcceptErrors("listener " + ls.name()))
                     .childHandler(new FrontendInitializer(ctx, connections, sni));
