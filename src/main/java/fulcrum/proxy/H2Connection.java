@@ -71,80 +71,43 @@ final class H2Connection extends Http2ConnectionHandler {
 
     /** The codec of a client connection, with the listener's limits and the attack guards. */
     static H2Connection forClients(H2Settings s, FrontendHandler frontend, ListenerContext listener) {
-        Http2Settings initial = new Http2Settings()
-                .maxConcurrentStreams(s.maxConcurrentStreams())
-                .maxHeaderListSize(s.maxHeaderListSize())
-                .maxFrameSize(s.maxFrameSize())
-                .initialWindowSize(s.initialWindowSize());
-        if (s.websocket()) {
-            // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): a browser holding this connection opens wss:// on it.
-            initial.connectProtocolEnabled(true);
-        }
-        DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
-        // The connection's window refills as frames arrive: only a stream's own window holds
-        // back a body its target is slow to take, never the other streams.
-        connection.local().flowController(new DefaultHttp2LocalFlowController(connection, 0.5f, true));
-        return new Builder(frontend, listener)
-                .connection(connection)
-                .initialSettings(initial)
-                .validateHeaders(true)
-                // Rapid reset (CVE-2023-44487): too many RST_STREAMs in a window get GOAWAY ENHANCE_YOUR_CALM.
-                .decoderEnforceMaxRstFramesPerWindow(s.maxResets(), (int) s.resetWindow().toSeconds())
-                // SETTINGS and PING floods: acks a client does not read pile up to this, then the connection closes.
-                .encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames())
-                .decoderEnforceMaxSmallContinuationFrames(s.maxSmallContinuationFrames())
-                // Open streams finish after a GOAWAY; the listener's shutdown grace bounds the wait.
-                .gracefulShutdownTimeoutMillis(-1)
-                .build();
+        return new Builder(s, frontend, listener).make();
     }
 
     private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<H2Connection, Builder> {
         private final FrontendHandler frontend;
         private final ListenerContext listener;
 
-        Builder(FrontendHandler frontend, ListenerContext listener) {
+        Builder(H2Settings s, FrontendHandler frontend, ListenerContext listener) {
             this.frontend = frontend;
             this.listener = listener;
+            Http2Settings initial = new Http2Settings()
+                    .maxConcurrentStreams(s.maxConcurrentStreams())
+                    .maxHeaderListSize(s.maxHeaderListSize())
+                    .maxFrameSize(s.maxFrameSize())
+                    .initialWindowSize(s.initialWindowSize());
+            if (s.websocket()) {
+                // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): a browser holding this connection opens wss:// on it.
+                initial.connectProtocolEnabled(true);
+            }
+            DefaultHttp2Connection connection = new DefaultHttp2Connection(true);
+            // The connection's window refills as frames arrive: only a stream's own window holds
+            // back a body its target is slow to take, never the other streams.
+            connection.local().flowController(new DefaultHttp2LocalFlowController(connection, 0.5f, true));
+            connection(connection);
+            initialSettings(initial);
+            validateHeaders(true);
+            // Rapid reset (CVE-2023-44487): too many RST_STREAMs in a window get GOAWAY ENHANCE_YOUR_CALM.
+            decoderEnforceMaxRstFramesPerWindow(s.maxResets(), (int) s.resetWindow().toSeconds());
+            // SETTINGS and PING floods: acks a client does not read pile up to this, then the connection closes.
+            encoderEnforceMaxQueuedControlFrames(s.maxQueuedControlFrames());
+            decoderEnforceMaxSmallContinuationFrames(s.maxSmallContinuationFrames());
+            // Open streams finish after a GOAWAY; the listener's shutdown grace bounds the wait.
+            gracefulShutdownTimeoutMillis(-1);
         }
 
-        @Override
-        protected Builder connection(Http2Connection connection) {
-            return super.connection(connection);
-        }
-
-        @Override
-        protected Builder initialSettings(Http2Settings settings) {
-            return super.initialSettings(settings);
-        }
-
-        @Override
-        protected Builder validateHeaders(boolean validate) {
-            return super.validateHeaders(validate);
-        }
-
-        @Override
-        protected Builder decoderEnforceMaxRstFramesPerWindow(int frames, int seconds) {
-            return super.decoderEnforceMaxRstFramesPerWindow(frames, seconds);
-        }
-
-        @Override
-        protected Builder encoderEnforceMaxQueuedControlFrames(int frames) {
-            return super.encoderEnforceMaxQueuedControlFrames(frames);
-        }
-
-        @Override
-        protected Builder decoderEnforceMaxSmallContinuationFrames(int frames) {
-            return super.decoderEnforceMaxSmallContinuationFrames(frames);
-        }
-
-        @Override
-        protected Builder gracefulShutdownTimeoutMillis(long millis) {
-            return super.gracefulShutdownTimeoutMillis(millis);
-        }
-
-        @Override
-        protected H2Connection build() {
-            return super.build();
+        H2Connection make() {
+            return build();
         }
 
         @Override
