@@ -218,39 +218,18 @@ public final class BackendPool {
 
     /** Closes every connection of this pool, to every target; the futures complete when each has closed. */
     List<ChannelFuture> closeEverything() {
+        Set<Target> targets = new HashSet<>(idle.keySet());
+        targets.addAll(busy.keySet());
+        targets.addAll(h2.keySet());
         List<ChannelFuture> closed = new ArrayList<>();
-        for (Target t : new HashSet<>(idle.keySet())) {
-            closed.addAll(closeOf(t));
-        }
-        for (Target t : new HashSet<>(busy.keySet())) {
-            closed.addAll(closeOf(t));
-        }
-        for (Target t : new HashSet<>(h2.keySet())) {
-            closed.addAll(closeOf(t));
+        for (Target t : targets) {
+            closeAll(t).forEach(ch -> closed.add(ch.closeFuture()));
         }
         return closed;
     }
 
-    private List<ChannelFuture> closeOf(Target target) {
-        List<ChannelFuture> closed = new ArrayList<>();
-        ArrayDeque<BackendHandler> q = idle.get(target);
-        if (q != null) {
-            q.forEach(b -> closed.add(b.channel().closeFuture()));
-        }
-        Set<BackendHandler> s = busy.get(target);
-        if (s != null) {
-            s.forEach(b -> closed.add(b.channel().closeFuture()));
-        }
-        List<H2BackendConnection> list = h2.get(target);
-        if (list != null) {
-            list.forEach(c -> closed.add(c.channel().closeFuture()));
-        }
-        closeAll(target);
-        return closed;
-    }
-
-    /** Closes every connection to {@code target}: idle, in an exchange, or tunnelling. */
-    void closeAll(Target target) {
+    /** Closes every connection to {@code target}: idle, in an exchange, or tunnelling. Returns them. */
+    List<Channel> closeAll(Target target) {
         List<Channel> toClose = new ArrayList<>();
         ArrayDeque<BackendHandler> q = idle.remove(target);
         if (q != null) {
@@ -258,13 +237,15 @@ public final class BackendPool {
         }
         Set<BackendHandler> s = busy.get(target);
         if (s != null) {
-            new HashSet<>(s).forEach(b -> toClose.add(b.channel()));
+            s.forEach(b -> toClose.add(b.channel()));
         }
         List<H2BackendConnection> list = h2.remove(target);
         if (list != null) {
             list.forEach(c -> toClose.add(c.channel()));
         }
+        // Closed once gathered: a close takes the connection out of the busy set.
         toClose.forEach(Channel::close);
+        return toClose;
     }
 
     /**

@@ -16,6 +16,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /** The backend pools of every event loop; each is reached from its own loop, or through it. */
 public final class BackendPools {
@@ -47,48 +48,47 @@ public final class BackendPools {
      * completed, and its buffer never given back.
      */
     public void closeEverything(long millis) {
-        List<CompletableFuture<List<ChannelFuture>>> parts = new ArrayList<>();
-        for (BackendPool p : Set.copyOf(pools.values())) {
-            CompletableFuture<List<ChannelFuture>> f = new CompletableFuture<>();
-            try {
-                p.loop().execute(() -> {
-                    try {
-                        f.complete(p.closeEverything());
-                    } catch (RuntimeException e) {
-                        f.completeExceptionally(e);
-                    }
-                });
-            } catch (RejectedExecutionException dead) {
-                continue; // a dead loop's connections close with the process
-            }
-            parts.add(f);
-        }
+        CompletableFuture<List<ChannelFuture>> closing = gather(BackendPool::closeEverything);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        for (CompletableFuture<List<ChannelFuture>> part : parts) {
-            try {
-                for (ChannelFuture closed : part.get(Math.max(1, deadline - System.nanoTime()),
-                                                                      TimeUnit.NANOSECONDS)) {
-                    closed.awaitUninterruptibly(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                }
-            } catch (ExecutionException | TimeoutException e) {
-                return; // past the deadline: the loops stop all the same
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+        try {
+            for (ChannelFuture closed : closing.get(millis, TimeUnit.MILLISECONDS)) {
+                closed.awaitUninterruptibly(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
             }
+        } catch (ExecutionException | TimeoutException e) {
+            // past the deadline: the loops stop all the same
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /** The tunnels open to {@code target} on every loop (backend channels), gathered from each loop. */
     public CompletableFuture<List<Channel>> tunnels(Target target) {
-        List<CompletableFuture<List<Channel>>> parts = new ArrayList<>();
+        return gather(p -> p.tunnels(target));
+    }
+
+    /**
+     * What {@code part} gives on each pool, run on that pool's loop, gathered into one list. A
+     * loop that no longer runs tasks is left out: its connections end with the process.
+     */
+    private <T> CompletableFuture<List<T>> gather(Function<BackendPool, List<T>> part) {
+        List<CompletableFuture<List<T>>> parts = new ArrayList<>();
         for (BackendPool p : Set.copyOf(pools.values())) {
-            CompletableFuture<List<Channel>> f = new CompletableFuture<>();
-            p.loop().execute(() -> f.complete(p.tunnels(target)));
+            CompletableFuture<List<T>> f = new CompletableFuture<>();
+            try {
+                p.loop().execute(() -> {
+                    try {
+                        f.complete(part.apply(p));
+                    } catch (RuntimeException e) {
+                        f.completeExceptionally(e);
+                    }
+                });
+            } catch (RejectedExecutionException dead) {
+                continue;
+            }
             parts.add(f);
         }
         return CompletableFuture.allOf(parts.toArray(new CompletableFuture[0])).thenApply(v -> {
-            List<Channel> out = new ArrayList<>();
+            List<T> out = new ArrayList<>();
             parts.forEach(f -> out.addAll(f.join()));
             return out;
         });
