@@ -165,8 +165,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (h2 != null) {
-            // Connection frames (SETTINGS, PING, GOAWAY) the codec answered itself: not traffic,
-            // so a client that only pings still meets the idle timeout.
+            // H2Connection hands every frame to its streams and passes nothing on; control frames
+            // (SETTINGS, PING) touch no stream, so a client that only pings meets the idle timeout.
             ReferenceCountUtil.release(msg);
             return;
         }

@@ -1,6 +1,7 @@
 package fulcrum.proxy;
 
 import fulcrum.balance.Target;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -20,6 +21,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -47,7 +49,7 @@ import java.util.Map;
  * not read, so the stream's window is not reopened and the target stops sending; its writability
  * (the target's window for it) stops the client being read.
  */
-final class H2BackendStream extends ChannelInboundHandlerAdapter implements BackendStream {
+final class H2BackendStream extends ChannelInboundHandlerAdapter implements BackendStream, H2Frames.Sink {
     private static final Logger log = LoggerFactory.getLogger(H2BackendStream.class);
     private static final AsciiString HTTP = AsciiString.cached("http");
     private static final AsciiString TRAILERS = AsciiString.cached("trailers");
@@ -55,7 +57,6 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     private final Target target;
     private H2BackendConnection connection;
     private ChannelHandlerContext ctx;
-    private H2Frames.Sink frames;
     private Exchange owner;
     /** The request's HEADERS, held until it is known whether a body follows (none: END_STREAM on them). */
     private Http2Headers heldHead;
@@ -104,7 +105,19 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
                 return;
             }
         }
-        H2Frames.writeBody(frames, c, H2BackendStream::fields);
+        H2Frames.writeBody(this, c, H2BackendStream::fields);
+    }
+
+    /** The request's DATA, on this stream's child channel. */
+    @Override
+    public void data(ByteBuf content, boolean endStream) {
+        ctx.write(new DefaultHttp2DataFrame(content, endStream), ctx.voidPromise());
+    }
+
+    /** The request's trailers, ending the stream. */
+    @Override
+    public void trailers(Http2Headers trailers) {
+        ctx.write(new DefaultHttp2HeadersFrame(trailers, true), ctx.voidPromise());
     }
 
     private void writeHead(boolean endStream) {
@@ -209,7 +222,6 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.frames = H2Frames.of(ctx);
     }
 
     @Override

@@ -338,10 +338,7 @@ final class H2Connection extends Http2ConnectionHandler {
         H2Stream[] now = waiting.toArray(new H2Stream[0]);
         waiting.clear();
         for (H2Stream s : now) {
-            s.waitsForWindow = false;
-            if (s.isWritable()) { // else it is added again
-                s.writabilityChanged();
-            }
+            s.lookAgain();
         }
     }
 

@@ -1,13 +1,10 @@
 package fulcrum.proxy;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 
 import java.util.function.BiConsumer;
@@ -22,21 +19,6 @@ final class H2Frames {
         void data(ByteBuf content, boolean endStream);
 
         void trailers(Http2Headers trailers);
-    }
-
-    /** A sink writing frame objects on a stream channel (Netty's child channels, the backend side). */
-    static Sink of(ChannelHandlerContext ctx) {
-        return new Sink() {
-            @Override
-            public void data(ByteBuf content, boolean endStream) {
-                ctx.write(new DefaultHttp2DataFrame(content, endStream), ctx.voidPromise());
-            }
-
-            @Override
-            public void trailers(Http2Headers trailers) {
-                ctx.write(new DefaultHttp2HeadersFrame(trailers, true), ctx.voidPromise());
-            }
-        };
     }
 
     /**

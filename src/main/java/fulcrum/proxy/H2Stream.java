@@ -58,7 +58,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * answered {@code 200}, and the stream then becomes the client end of a {@link Tunnel}, its DATA
  * frames carrying the WebSocket's bytes both ways.
  */
-final class H2Stream implements ClientStream, Tunnel.ClientEnd {
+final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
     private static final Logger log = LoggerFactory.getLogger(H2Stream.class);
     /** What the access log and metrics call a request that came as an HTTP/2 stream. */
     static final HttpVersion HTTP_2 = new HttpVersion("HTTP", 2, 0, true);
@@ -577,24 +577,23 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
             c.release();
             return;
         }
-        H2Frames.writeBody(frames, c, HttpConversionUtil::toHttp2Headers);
+        H2Frames.writeBody(this, c, HttpConversionUtil::toHttp2Headers);
         if (last) {
             responseEnded = true;
         }
     }
 
-    /** DATA and trailers of the response, through the connection's encoder. */
-    private final H2Frames.Sink frames = new H2Frames.Sink() {
-        @Override
-        public void data(ByteBuf content, boolean endStream) {
-            h2.writeDataVoid(stream, content, endStream);
-        }
+    /** The response's DATA, through the connection's encoder. */
+    @Override
+    public void data(ByteBuf content, boolean endStream) {
+        h2.writeDataVoid(stream, content, endStream);
+    }
 
-        @Override
-        public void trailers(Http2Headers trailers) {
-            h2.writeHeaders(stream, trailers, true);
-        }
-    };
+    /** The response's trailers, ending the stream. */
+    @Override
+    public void trailers(Http2Headers trailers) {
+        h2.writeHeaders(stream, trailers, true);
+    }
 
     @Override
     public void flush() {
@@ -616,8 +615,16 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd {
         return writable;
     }
 
-    /** Told unwritable: the connection tells it when it can take more (see {@link H2Connection#waitsForWindow}). */
-    boolean waitsForWindow;
+    /** Told unwritable: the connection looks again after its flushes and reads (see {@link H2Connection#waitsForWindow}). */
+    private boolean waitsForWindow;
+
+    /** Called by the connection for a stream that waits: it is told when it takes more, else it waits on. */
+    void lookAgain() {
+        waitsForWindow = false;
+        if (isWritable()) { // else it is listed again
+            writabilityChanged();
+        }
+    }
 
     @Override
     public void touch() {
