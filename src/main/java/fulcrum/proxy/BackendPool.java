@@ -16,6 +16,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 
+import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -40,6 +41,8 @@ public final class BackendPool {
     private final EventLoop loop;
     private final Bootstrap prototype;
     private final ChannelFactory<? extends Channel> channels;
+    /** Sockets for IPv4 targets: AF_INET where the transport can (epoll). */
+    private final ChannelFactory<? extends Channel> inet4;
     /** The transport's options (allocators) from the prototype, read once. */
     private final List<Map.Entry<ChannelOption<?>, Object>> options;
     private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
@@ -48,9 +51,14 @@ public final class BackendPool {
     private final Map<Target, List<H2BackendConnection>> h2 = new HashMap<>();
 
     BackendPool(EventLoop loop, Bootstrap prototype) {
+        this(loop, prototype, prototype.config().channelFactory());
+    }
+
+    BackendPool(EventLoop loop, Bootstrap prototype, ChannelFactory<? extends Channel> inet4) {
         this.loop = loop;
         this.prototype = prototype;
         this.channels = prototype.config().channelFactory();
+        this.inet4 = inet4;
         this.options = List.copyOf(prototype.config().options().entrySet());
     }
 
@@ -129,7 +137,7 @@ public final class BackendPool {
         }
         Channel ch;
         try {
-            ch = channels.newChannel();
+            ch = (address.getAddress() instanceof Inet4Address ? inet4 : channels).newChannel();
         } catch (ChannelException noSocket) {
             // Out of descriptors, say: Bootstrap fails the same way and hands back its failed
             // future, which the exchange answers (a 503 when no other target can take it).

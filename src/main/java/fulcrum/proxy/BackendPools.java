@@ -2,6 +2,7 @@ package fulcrum.proxy;
 
 import fulcrum.balance.Target;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ChannelFactory;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.EventLoop;
@@ -21,15 +22,22 @@ import java.util.function.Function;
 /** The backend pools of every event loop; each is reached from its own loop, or through it. */
 public final class BackendPools {
     private final Bootstrap prototype;
+    private final ChannelFactory<? extends Channel> inet4;
     private final ConcurrentHashMap<EventLoop, BackendPool> pools = new ConcurrentHashMap<>();
 
     /** {@code prototype}: the transport's channel class and options, copied for every connection. */
     public BackendPools(Bootstrap prototype) {
+        this(prototype, prototype.config().channelFactory());
+    }
+
+    /** {@code inet4} makes the sockets of connections to IPv4 targets (see {@code Transport.inet4Channels}). */
+    public BackendPools(Bootstrap prototype, ChannelFactory<? extends Channel> inet4) {
         this.prototype = prototype;
+        this.inet4 = inet4;
     }
 
     BackendPool forLoop(EventLoop loop) {
-        return pools.computeIfAbsent(loop, l -> new BackendPool(l, prototype));
+        return pools.computeIfAbsent(loop, l -> new BackendPool(l, prototype, inet4));
     }
 
     /** Closes every connection to {@code target} on every loop: tunnels, in-flight requests, idle ones. */

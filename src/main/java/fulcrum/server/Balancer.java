@@ -117,7 +117,8 @@ public final class Balancer implements AutoCloseable {
         this.transport = t;
         this.loops = group;
         watch(group);
-        this.pools = new BackendPools(transport.configure(new Bootstrap().channel(transport.socketChannel())));
+        this.pools = new BackendPools(transport.configure(new Bootstrap().channel(transport.socketChannel())),
+                                      transport.inet4Channels());
     }
 
     /**
@@ -251,9 +252,10 @@ public final class Balancer implements AutoCloseable {
             RuleRouter router = RuleRouter.of(ls, groups);
             ListenerContext ctx = new ListenerContext(ls, router, pools, sni != null);
             ctx.observer(hooks.observers().apply(ls));
+            InetSocketAddress addr = new InetSocketAddress(ls.bind().host(), ls.bind().port());
             ServerBootstrap sb = new ServerBootstrap()
                     .group(loops)
-                    .channel(transport.serverChannel())
+                    .channelFactory(transport.serverChannels(addr.getAddress()))
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     // No TCP_NODELAY option: Netty sets it as it makes each socket, and setting
@@ -262,7 +264,6 @@ public final class Balancer implements AutoCloseable {
                     .handler(new AcceptErrors("listener " + ls.name()))
                     .childHandler(new FrontendInitializer(ctx, connections, sni));
             transport.configureChildren(sb);
-            InetSocketAddress addr = new InetSocketAddress(ls.bind().host(), ls.bind().port());
             Channel ch;
             try {
                 ch = sb.bind(addr).syncUninterruptibly().channel();

@@ -6,9 +6,12 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -16,12 +19,16 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
 
 /**
  * The event-loop transport. {@code auto} takes io_uring where the kernel offers it (5.19 and
@@ -112,6 +119,28 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         b.childOption(ChannelOption.ALLOCATOR, allocator);
         b.childOption(ChannelOption.RCVBUF_ALLOCATOR, RECV);
         return b;
+    }
+
+    /**
+     * Makes the sockets of connections to IPv4 targets. On epoll they are AF_INET: Netty otherwise
+     * makes every socket AF_INET6 and speaks IPv4 through mapped addresses, which costs a system
+     * call per socket (IPV6_V6ONLY) and the IPv6 layer's work on each connect; HAProxy and nginx
+     * use AF_INET. A WebSocket upgrade in a reconnect storm cost about 3 % less CPU on epoll
+     * (docs/benchmarks.md, 2026-12-07). Netty 4.2's io_uring and NIO channels take no family.
+     */
+    public ChannelFactory<? extends Channel> inet4Channels() {
+        if (socketChannel == EpollSocketChannel.class) {
+            return () -> new EpollSocketChannel(SocketProtocolFamily.INET);
+        }
+        return new ReflectiveChannelFactory<>(socketChannel);
+    }
+
+    /** Makes a listener's socket for {@code bind}: AF_INET for an IPv4 address on epoll, as {@link #inet4Channels}. */
+    public ChannelFactory<? extends ServerChannel> serverChannels(InetAddress bind) {
+        if (serverChannel == EpollServerSocketChannel.class && bind instanceof Inet4Address) {
+            return () -> new EpollServerSocketChannel(SocketProtocolFamily.INET);
+        }
+        return new ReflectiveChannelFactory<>(serverChannel);
     }
 
     private static Transport ioUring(ByteBufAllocator allocator) {

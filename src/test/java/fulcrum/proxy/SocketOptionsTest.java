@@ -10,8 +10,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Both sockets of a proxied pair have Nagle off and keep-alive on, on every transport. Neither
  * option is set for TCP_NODELAY (Netty turns it on as it makes each socket), and a backend
- * connection to an IP target is made without a Bootstrap: this holds that nothing was lost.
+ * connection to an IP target is made without a Bootstrap: this holds that nothing was lost. On
+ * epoll, sockets for IPv4 addresses are AF_INET (Netty's default is AF_INET6 with mapped addresses).
  */
 class SocketOptionsTest {
 
@@ -52,8 +56,33 @@ class SocketOptionsTest {
                 assertEquals(lb.balancer().transport().socketChannel(), ch.getClass(), side);
                 assertTrue(ch.config().getOption(ChannelOption.TCP_NODELAY), side + ": TCP_NODELAY");
                 assertTrue(ch.config().getOption(ChannelOption.SO_KEEPALIVE), side + ": SO_KEEPALIVE");
+                if (transport.equals("epoll")) {
+                    assertEquals("AF_INET", family(((InetSocketAddress) ch.localAddress()).getPort(),
+                                                   ((InetSocketAddress) ch.remoteAddress()).getPort()), side);
+                }
+            }
+            if (transport.equals("epoll")) {
+                assertEquals("AF_INET", family(lb.port(), 0), "the listener");
             }
         }
+    }
+
+    /**
+     * The family of the TCP socket with local port {@code local} and remote port {@code remote}
+     * (0 for a listening socket), from the kernel's tables: an IPv4 address on an AF_INET6 socket
+     * is listed in tcp6.
+     */
+    private static String family(int local, int remote) throws Exception {
+        boolean v4 = listed(Path.of("/proc/self/net/tcp"), local, remote);
+        boolean v6 = listed(Path.of("/proc/self/net/tcp6"), local, remote);
+        return v4 == v6 ? "listed in tcp " + v4 + ", in tcp6 " + v6 : v4 ? "AF_INET" : "AF_INET6";
+    }
+
+    private static boolean listed(Path table, int local, int remote) throws Exception {
+        String l = String.format(":%04X", local);
+        String r = String.format(":%04X", remote);
+        return Files.readAllLines(table).stream().skip(1).map(line -> line.trim().split("\\s+"))
+                .anyMatch(f -> f[1].endsWith(l) && f[2].endsWith(r));
     }
 
     private static void readUntil(InputStream in, String marker) throws Exception {
