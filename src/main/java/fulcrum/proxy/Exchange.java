@@ -728,7 +728,8 @@ final class Exchange {
         return new ExchangeObserver.ExchangeRecord(
                 client.listener().settings().name(), client.remote(), group == null ? null : group.name(),
                 target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
-                protocol, request.headers().get(HttpHeaderNames.USER_AGENT), request.headers().get(X_REQUEST_ID),
+                protocol, details ? request.headers().get(HttpHeaderNames.USER_AGENT) : null,
+                details ? request.headers().get(X_REQUEST_ID) : null,
                 startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), finalStatus, targetStatus,
                 bytesReceived, bytesSent, attempts, desync, details ? client.connection() : null,
                 details ? request.headers().get(HttpHeaderNames.HOST) : null, route, reason);

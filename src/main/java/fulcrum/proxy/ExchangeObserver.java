@@ -62,6 +62,10 @@ public interface ExchangeObserver {
      * @param sentNanos when the request head went to the target; 0 when it never did
      * @param responseNanos when the response head arrived from the target; 0 when none did
      * @param endNanos when the exchange ended
+     * @param userAgent the request's User-Agent; null when none, or when the observer does not
+     *        record requests (made into a String only for an access log)
+     * @param requestId the request's X-Request-Id; null when none, or when the observer does not
+     *        record requests
      * @param connection the client connection's facts; null when unknown, or when the observer
      *        does not {@linkplain ExchangeObserver#recordsRequests() record requests}
      * @param host the request's Host field; null when none, no request was read, or the observer
