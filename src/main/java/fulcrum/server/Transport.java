@@ -125,7 +125,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
      * Makes the sockets of connections to IPv4 targets. On epoll they are AF_INET: Netty otherwise
      * makes every socket AF_INET6 and speaks IPv4 through mapped addresses, which costs a system
      * call per socket (IPV6_V6ONLY) and the IPv6 layer's work on each connect; HAProxy and nginx
-     * use AF_INET. A WebSocket upgrade in a reconnect storm cost about 3 % less CPU on epoll
+     * use AF_INET. A WebSocket upgrade in a reconnect storm cost about 2 % less CPU on epoll
      * (docs/benchmarks.md, 2026-12-07). Netty 4.2's io_uring and NIO channels take no family.
      */
     public ChannelFactory<? extends Channel> inet4Channels() {
