@@ -9,6 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -45,7 +46,7 @@ import java.util.List;
  * <p>After a 101 it decodes nothing more; removing it hands what follows to the tunnel.
  */
 public final class ResponseDecoder extends ByteToMessageDecoder {
-    private static final HttpHeadersFactory HEADERS =
+    private static final DefaultHttpHeadersFactory HEADERS =
             DefaultHttpHeadersFactory.headersFactory().withValidation(false);
     private static final HttpHeadersFactory TRAILERS =
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
@@ -225,7 +226,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             }
         }
         int count = readFields(h, lf + 1);
-        HttpHeaders parsed = HEADERS.newHeaders();
+        HttpHeaders parsed = new ParsedFields();
         int[] spans = new int[2 * count];
         int spanCount = 0;
         long contentLength = -1;
@@ -523,6 +524,17 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         @Override
         public synchronized Throwable fillInStackTrace() {
             return this;
+        }
+    }
+
+    /**
+     * The fields parsed out of a response head: framing and hop-by-hop ones, to which the proxy may
+     * add a Set-Cookie or Connection. A table of 4 slots instead of Netty's 16 (a response's
+     * allocation is most of what makes the young collections that set the tail under load).
+     */
+    private static final class ParsedFields extends DefaultHttpHeaders {
+        ParsedFields() {
+            super(HEADERS.getNameValidator(), HEADERS.getValueValidator(), 4);
         }
     }
 }

@@ -20,8 +20,10 @@ import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -287,6 +289,7 @@ public final class BackendPool {
     }
 
     private Set<BackendHandler> busy(Target t) {
-        return busy.computeIfAbsent(t, k -> new HashSet<>());
+        // By identity, as a HashSet would (handlers keep Object's equals), without a node per add.
+        return busy.computeIfAbsent(t, k -> Collections.newSetFromMap(new IdentityHashMap<>()));
     }
 }
