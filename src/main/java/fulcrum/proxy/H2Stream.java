@@ -445,11 +445,13 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
         o.rejected(listener.settings().name(), status.code(), null);
         if (o != ExchangeObserver.NONE) {
             long now = System.nanoTime();
+            boolean details = o.recordsRequests();
             o.exchangeEnded(new ExchangeObserver.ExchangeRecord(
                     listener.settings().name(), remote(), null, null, orDash(h.method()), orDash(h.path()),
-                    HTTP_2.text(), text(h.get(HttpHeaderNames.USER_AGENT)), text(h.get(Exchange.X_REQUEST_ID)),
+                    HTTP_2.text(), details ? text(h.get(HttpHeaderNames.USER_AGENT)) : null,
+                    details ? text(h.get(Exchange.X_REQUEST_ID)) : null,
                     System.currentTimeMillis(), now, 0, 0, now, status.code(), -1, 0, 0, 0, null,
-                    o.recordsRequests() ? connection() : null, text(h.authority()), null, null));
+                    details ? connection() : null, details ? text(h.authority()) : null, null, null));
         }
         FullHttpResponse res = ErrorResponses.of(alloc(), status, false);
         write(res);
