@@ -51,8 +51,11 @@ class GrpcTargetHealthTest {
             b.close();
             awaitState(ops, b.address(), "unhealthy (connection refused)");
             assertEquals("healthy (SERVING)", state(ops, a.address()));
-            String changes = ops.get("/state-changes").body();
-            assertTrue(changes.contains("NOT_SERVING") && changes.contains("connection refused"), changes);
+            // The change log hears of a transition after the target's state is set: wait for it too.
+            OpsFixture.await("state changes with NOT_SERVING and connection refused", () -> {
+                String changes = ops.get("/state-changes").body();
+                return changes.contains("NOT_SERVING") && changes.contains("connection refused");
+            });
         }
     }
 
