@@ -50,8 +50,6 @@ import java.util.List;
  * arrives.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
-    private static final HttpHeadersFactory HEADERS =
-            DefaultHttpHeadersFactory.headersFactory().withValidation(false);
     private static final HttpHeadersFactory TRAILERS =
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
 
@@ -829,7 +827,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         uri = null;
         version = null;
         authority = null;
-        fields = HEADERS.newHeaders();
+        fields = new FlatHeaders();
         fieldBytes = 0;
         fieldCount = 0;
         pendingName = null;

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.DecoderResult;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -46,8 +45,6 @@ import java.util.List;
  * <p>After a 101 it decodes nothing more; removing it hands what follows to the tunnel.
  */
 public final class ResponseDecoder extends ByteToMessageDecoder {
-    private static final DefaultHttpHeadersFactory HEADERS =
-            DefaultHttpHeadersFactory.headersFactory().withValidation(false);
     private static final HttpHeadersFactory TRAILERS =
             DefaultHttpHeadersFactory.trailersFactory().withValidation(false);
     private static final int MAX_STATUS_LINE = 8192;
@@ -226,7 +223,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             }
         }
         int count = readFields(h, lf + 1);
-        HttpHeaders parsed = new ParsedFields();
+        HttpHeaders parsed = new FlatHeaders(4);
         int[] spans = new int[2 * count];
         int spanCount = 0;
         long contentLength = -1;
@@ -524,18 +521,6 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         @Override
         public synchronized Throwable fillInStackTrace() {
             return this;
-        }
-    }
-
-    /**
-     * The fields parsed out of a response head: framing and hop-by-hop ones, to which the proxy may
-     * add a Set-Cookie or Connection. A table of 4 slots instead of Netty's 16: bytes allocated
-     * per request set how often a young collection pauses every request in flight
-     * (docs/benchmarks.md, 2026-12-07).
-     */
-    private static final class ParsedFields extends DefaultHttpHeaders {
-        ParsedFields() {
-            super(HEADERS.getNameValidator(), HEADERS.getValueValidator(), 4);
         }
     }
 }

@@ -1,8 +1,10 @@
 package fulcrum.proxy;
 
+import fulcrum.http.FlatHeaders;
 import fulcrum.http.ResponseDecoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestEncoder;
@@ -19,6 +21,15 @@ final class BackendCodec extends CombinedChannelDuplexHandler<ResponseDecoder, H
             protected void encodeInitialLine(ByteBuf buf, HttpRequest request) throws Exception {
                 decoder.expectHead(request.method() == HttpMethod.HEAD);
                 super.encodeInitialLine(buf, request);
+            }
+
+            @Override
+            protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+                if (headers instanceof FlatHeaders f) {
+                    f.encode(buf); // no entry object per field
+                } else {
+                    super.encodeHeaders(headers, buf);
+                }
             }
         });
     }

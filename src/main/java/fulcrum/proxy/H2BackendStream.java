@@ -1,6 +1,7 @@
 package fulcrum.proxy;
 
 import fulcrum.balance.Target;
+import fulcrum.http.FlatHeaders;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -8,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
@@ -259,7 +259,7 @@ final class H2BackendStream extends ChannelInboundHandlerAdapter implements Back
             o.backendRead(this, bad);
             return;
         }
-        HttpHeaders h = new DefaultHttpHeaders(false);
+        HttpHeaders h = new FlatHeaders(hf.headers().size());
         copy(hf.headers(), h);
         HttpResponseStatus status = HttpResponseStatus.valueOf(code);
         if (code < 200) {

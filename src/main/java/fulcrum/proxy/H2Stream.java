@@ -1,6 +1,7 @@
 package fulcrum.proxy;
 
 import fulcrum.http.BackendResponse;
+import fulcrum.http.FlatHeaders;
 import fulcrum.http.RequestLimits;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -266,7 +267,8 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
             refuse(h, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, Http2Error.NO_ERROR);
             return;
         }
-        HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString());
+        HttpRequest req = new DefaultHttpRequest(HTTP_2, HttpMethod.valueOf(method.toString()), path.toString(),
+                                                 new FlatHeaders(h.size() + 4));
         HttpHeaders headers = req.headers();
         if (!translate(h, headers)) {
             // A CR, LF, NUL or other control in a value: malformed (RFC 9113 8.2.1), and it would

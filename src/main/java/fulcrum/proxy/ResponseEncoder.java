@@ -1,7 +1,9 @@
 package fulcrum.proxy;
 
 import fulcrum.http.BackendResponse;
+import fulcrum.http.FlatHeaders;
 import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 
@@ -27,6 +29,15 @@ final class ResponseEncoder extends HttpResponseEncoder {
             r.writeHead(buf);
         } else {
             super.encodeInitialLine(buf, response);
+        }
+    }
+
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+        if (headers instanceof FlatHeaders f) {
+            f.encode(buf); // no entry object per field
+        } else {
+            super.encodeHeaders(headers, buf);
         }
     }
 
