@@ -268,18 +268,21 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             version = parseVersion(in, versionSp + 1, lineEnd);
             targetEnd = versionSp;
         }
-        uri = parseTarget(targetBytes(in, targetStart, targetEnd));
+        ByteBuf encoded = encodedTarget(in, targetStart, targetEnd);
+        uri = encoded == null ? parseTarget(in, targetStart, targetEnd)
+                              : parseTarget(encoded, 0, encoded.writerIndex());
     }
 
     /**
-     * The request target's bytes: visible ASCII (RFC 3986), raw UTF-8 or other obs-text, which
-     * clients send and ALB forwards, and SP, which becomes %20. Whitespace other than SP and
-     * control bytes are rejected: parsers disagree on where such a target ends.
+     * Checks the request target's bytes: visible ASCII (RFC 3986), raw UTF-8 or other obs-text,
+     * which clients send and ALB forwards, and SP, which becomes %20. Whitespace other than SP and
+     * control bytes are rejected: parsers disagree on where such a target ends. Returns the target
+     * with its spaces encoded, or null when it stands as it is.
      */
-    private ByteBuf targetBytes(ByteBuf in, int start, int end) {
+    private ByteBuf encodedTarget(ByteBuf in, int start, int end) {
         int odd = in.forEachByte(start, end - start, Bytes.TARGET);
         if (odd < 0) {
-            return in.slice(start, end - start);
+            return null;
         }
         int spaces = 0;
         for (int i = odd; i < end; i++) {
@@ -312,7 +315,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             }
             return Unpooled.wrappedBuffer(a);
         }
-        return in.slice(start, end - start);
+        return null;
     }
 
     private static boolean isVersion(ByteBuf in, int start, int end) {
@@ -356,9 +359,7 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         return HttpVersion.HTTP_1_1;
     }
 
-    private String parseTarget(ByteBuf in) {
-        int start = in.readerIndex();
-        int end = in.writerIndex();
+    private String parseTarget(ByteBuf in, int start, int end) {
         byte first = in.getByte(start);
         int length = end - start;
         if (first == '/') {
@@ -626,6 +627,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
     }
 
     private AsciiString fieldName(ByteBuf in, int start, int length) {
+        AsciiString common = FieldNames.of(in, start, length);
+        if (common != null) {
+            return common; // a real field name, no lookalike
+        }
         byte[] name = new byte[length];
         in.getBytes(start, name);
         AsciiString result = new AsciiString(name, false);

@@ -68,6 +68,8 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
 
     private final int maxHeadSize;
     private final int[] teElements = new int[1];
+    /** The kept-field spans of the head being parsed; the response gets a copy of the used part. */
+    private int[] spans = new int[32];
     private final BodyReader body;
     private State state = State.HEAD;
     /** Bytes after the reader index known not to hold the end of the head or of a line. */
@@ -224,7 +226,9 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         }
         int count = readFields(h, lf + 1);
         HttpHeaders parsed = new FlatHeaders(4);
-        int[] spans = new int[2 * count];
+        if (spans.length < 2 * count) {
+            spans = new int[2 * count];
+        }
         int spanCount = 0;
         long contentLength = -1;
         boolean transferEncoding = false;
@@ -281,7 +285,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             throw new BadResponse("Transfer-Encoding in an HTTP/1.0 response"); // RFC 9112 6.1: faulty framing
         }
         BackendResponse res = new BackendResponse(version, HttpResponseStatus.valueOf(code), parsed, h,
-                                                  statusStart, lineEnd, spans, spanCount);
+                                                  statusStart, lineEnd, Arrays.copyOf(spans, spanCount), spanCount);
         out.add(res);
         frame(res, code, contentLength, transferEncoding, coding, out);
     }

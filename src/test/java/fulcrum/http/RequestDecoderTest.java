@@ -13,6 +13,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
@@ -382,6 +383,27 @@ class RequestDecoderTest {
         body.release();
         assertEquals(0, in.refCnt());
         assertFalse(ch.finishAndReleaseAll());
+    }
+
+    @Test
+    void fieldNamesReachTheTargetSpelledAsTheClientSentThem() {
+        EmbeddedChannel ch = Wire.channel(DesyncMode.DEFENSIVE);
+        String spelled = "GET /a%20b?q=1 HTTP/1.1\r\nHost: a\r\nuser-agent: x\r\nACCEPT: */*\r\nX-Custom-Thing: 1\r\n"
+                + "Sec-WebSocket-Key: k\r\nCoOkIe: c=1\r\n\r\n"
+                + "GET /b c HTTP/1.1\r\nHOST: a\r\ncookie: d=2\r\n\r\n";
+        List<Decoded> decoded = Wire.feedWholeAndFinish(ch, ascii(spelled));
+        assertEquals(2, decoded.size());
+        List<String> names = new ArrayList<>();
+        Wire.request(decoded.get(0)).headers().forEach(e -> names.add(e.getKey()));
+        assertEquals(List.of("Host", "user-agent", "ACCEPT", "X-Custom-Thing", "Sec-WebSocket-Key", "CoOkIe"), names);
+        assertEquals("/a%20b?q=1", Wire.request(decoded.get(0)).uri());
+        HttpRequest second = Wire.request(decoded.get(1));
+        assertEquals("/b%20c", second.uri());
+        names.clear();
+        second.headers().forEach(e -> names.add(e.getKey()));
+        assertEquals(List.of("HOST", "cookie"), names);
+        assertEquals("a", second.headers().get("host"));
+        assertEquals("d=2", second.headers().get("Cookie"));
     }
 
     private static List<Decoded> decodeOk(RequestLimits limits, String request) {
