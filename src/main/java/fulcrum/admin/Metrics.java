@@ -307,6 +307,11 @@ final class Metrics {
             out.inc(r.bytesSent());
         }
 
+        @Override
+        public boolean keepsRecords() {
+            return false;
+        }
+
         private CounterDataPoint[] requestPoints(String g, String t) {
             Map<String, CounterDataPoint[]> targets = requestPoints.get(g);
             if (targets == null) {

@@ -28,6 +28,11 @@ final class Observers {
             }
 
             @Override
+            public boolean keepsRecords() {
+                return a.keepsRecords() || b.keepsRecords();
+            }
+
+            @Override
             public void rejected(String listener, int status, DesyncClass desyncClass) {
                 a.rejected(listener, status, desyncClass);
                 b.rejected(listener, status, desyncClass);

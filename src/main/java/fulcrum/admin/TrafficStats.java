@@ -115,6 +115,11 @@ final class TrafficStats {
             @Override
             public void tunnelClosed(TunnelRecord r) {
             }
+
+            @Override
+            public boolean keepsRecords() {
+                return false;
+            }
         };
     }
 

@@ -56,19 +56,10 @@ final class FieldNames {
             return null;
         }
         for (AsciiString candidate : BY_LENGTH[length]) {
-            if (spells(candidate, in, start, length)) {
+            if (Bytes.spells(candidate, in, start)) {
                 return candidate;
             }
         }
         return null;
-    }
-
-    private static boolean spells(AsciiString name, ByteBuf in, int start, int length) {
-        for (int i = 0; i < length; i++) {
-            if (name.byteAt(i) != in.getByte(start + i)) {
-                return false;
-            }
-        }
-        return true;
     }
 }

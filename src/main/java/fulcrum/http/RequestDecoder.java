@@ -213,6 +213,21 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         state = State.HEADERS;
     }
 
+    private static final HttpMethod[] KNOWN_METHODS = {
+            HttpMethod.GET, HttpMethod.POST, HttpMethod.HEAD, HttpMethod.PUT, HttpMethod.DELETE,
+            HttpMethod.OPTIONS, HttpMethod.PATCH, HttpMethod.CONNECT, HttpMethod.TRACE};
+
+    /** The standard method spelled by these bytes (case-sensitive), without making a String; else null. */
+    private static HttpMethod knownMethod(ByteBuf in, int start, int length) {
+        for (HttpMethod m : KNOWN_METHODS) {
+            AsciiString name = m.asciiName();
+            if (name.length() == length && Bytes.spells(name, in, start)) {
+                return m;
+            }
+        }
+        return null;
+    }
+
     /**
      * method SP request-target SP HTTP-version (RFC 9112 3). Leniencies are those of ALB's
      * acceptable class, each normalised so that the backend sees a strict request line: spaces
@@ -229,7 +244,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
         }
         // RFC 9110 9.1: methods are case-sensitive; "get" is a valid, different method that the
         // backend may answer with 501. Forward it as it came.
-        method = HttpMethod.valueOf(in.toString(start, sp - start, CharsetUtil.US_ASCII));
+        method = knownMethod(in, start, sp - start);
+        if (method == null) {
+            method = HttpMethod.valueOf(in.toString(start, sp - start, CharsetUtil.US_ASCII));
+        }
         int lineEnd = end;
         while (lineEnd > sp + 1 && Bytes.isOws(in.getByte(lineEnd - 1))) {
             lineEnd--;

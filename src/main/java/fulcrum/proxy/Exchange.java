@@ -23,6 +23,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.FastThreadLocal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +47,13 @@ import java.util.concurrent.TimeUnit;
  */
 final class Exchange {
     private static final Logger log = LoggerFactory.getLogger(Exchange.class);
+    /** The record handed to observers that keep none: one per event loop, overwritten by each exchange. */
+    private static final FastThreadLocal<ExchangeObserver.ExchangeRecord> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected ExchangeObserver.ExchangeRecord initialValue() {
+            return new ExchangeObserver.ExchangeRecord();
+        }
+    };
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
 
     /** Where the exchange stands; request body progress is separate ({@link #requestComplete}). */
@@ -707,26 +715,34 @@ final class Exchange {
     private void observe(int finalStatus) {
         ExchangeObserver o = client.listener().observer();
         if (o != ExchangeObserver.NONE) {
-            observed = record(finalStatus, o.recordsRequests());
-            o.exchangeEnded(observed);
+            ExchangeObserver.ExchangeRecord r;
+            if (o.keepsRecords()) {
+                r = observed = new ExchangeObserver.ExchangeRecord();
+            } else {
+                r = SCRATCH.get();
+            }
+            record(r, finalStatus, o.recordsRequests());
+            o.exchangeEnded(r);
         }
     }
 
-    /** The record the observer got at the end; null before, or when nothing observes. */
+    /**
+     * The record the observer got at the end; null before, when nothing observes, or when the
+     * observer keeps no records (it was reused).
+     */
     ExchangeObserver.ExchangeRecord observed() {
         return observed;
     }
 
-    /** What the observer (metrics, access log) is told about this exchange, ending with {@code status}. */
-    private ExchangeObserver.ExchangeRecord record(int finalStatus, boolean details) {
+    /** Fills {@code r} with what the observer (metrics, access log) is told, ending with {@code finalStatus}. */
+    private void record(ExchangeObserver.ExchangeRecord r, int finalStatus, boolean details) {
         DesyncClass desync = null;
         String reason = null;
         if (request instanceof DecodedRequest d) {
             desync = d.desyncClass();
             reason = desync == DesyncClass.COMPLIANT ? null : d.desyncReason();
         }
-        return new ExchangeObserver.ExchangeRecord(
-                client.listener().settings().name(), client.remote(), group == null ? null : group.name(),
+        r.set(client.listener().settings().name(), client.remote(), group == null ? null : group.name(),
                 target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
                 protocol, details ? request.headers().get(HttpHeaderNames.USER_AGENT) : null,
                 details ? request.headers().get(X_REQUEST_ID) : null,

@@ -135,6 +135,38 @@ class ExchangeTest {
     }
 
     @Test
+    void anObserverThatKeepsNoRecordsIsGivenOneRecordFilledAnewForEachExchange() {
+        List<String> seen = new ArrayList<>();
+        java.util.Set<ExchangeObserver.ExchangeRecord> instances =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        listener.observer(new ExchangeObserver() {
+            @Override
+            public void exchangeEnded(ExchangeRecord r) {
+                seen.add(r.uri() + " " + r.status() + " " + r.targetStatus());
+                instances.add(r);
+            }
+
+            @Override
+            public void tunnelClosed(TunnelRecord r) {
+            }
+
+            @Override
+            public boolean keepsRecords() {
+                return false;
+            }
+        });
+        Exchange first = get("/a");
+        backendSends("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        sentToBackend();
+        Exchange second = get("/b");
+        backendSends("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        assertEquals(Exchange.Phase.DONE, second.phase());
+        assertEquals(List.of("/a 200 200", "/b 404 404"), seen);
+        assertEquals(1, instances.size(), "the same record, overwritten");
+        assertNull(first.observed(), "a reused record is not kept for a tunnel's log");
+    }
+
+    @Test
     void aConnectionSentConnectionCloseIsClosedEvenWhenTheBackendKeepsItOpen() {
         Exchange ex = get("/a", "Connection", "close");
         // The client's own close is hop-by-hop: the target is asked to keep the connection.
