@@ -44,6 +44,25 @@ class RequestDecoderTest {
     }
 
     @Test
+    void methodsAreReadCaseSensitivelyWhateverTheirSpelling() {
+        EmbeddedChannel ch = Wire.channel(DesyncMode.DEFENSIVE);
+        String[] methods = {"GET", "get", "POST", "PATCH", "PATCHX", "GE", "DELETE", "PURGE", "OPTIONS", "TRACE"};
+        StringBuilder wire = new StringBuilder();
+        for (String m : methods) {
+            wire.append(m).append(" /").append(m).append(" HTTP/1.1\r\nHost: a\r\n\r\n");
+        }
+        List<Decoded> decoded = Wire.feedWholeAndFinish(ch, ascii(wire.toString()));
+        assertEquals(methods.length, decoded.size());
+        for (int i = 0; i < methods.length; i++) {
+            HttpRequest r = Wire.request(decoded.get(i));
+            assertEquals(methods[i], r.method().name());
+            assertEquals("/" + methods[i], r.uri());
+        }
+        assertTrue(Wire.request(decoded.get(0)).method() == io.netty.handler.codec.http.HttpMethod.GET,
+                   "a standard method is Netty's constant");
+    }
+
+    @Test
     void largeContentLengthBodyStreamsThroughInPieces() {
         EmbeddedChannel ch = Wire.channel(DesyncMode.DEFENSIVE);
         ch.writeInbound(Unpooled.copiedBuffer(ascii(
