@@ -25,6 +25,8 @@ public final class BackendResponse extends DefaultHttpResponse {
     /** Pairs of [start, end) in {@link #head}, each one or more field lines without the last CRLF. */
     private final int[] spans;
     private final int spanCount;
+    /** Set once the head's bytes are read for the last time: its arrays may then hold the next response's. */
+    private volatile boolean headDone;
 
     BackendResponse(HttpVersion version, HttpResponseStatus status, HttpHeaders parsed, byte[] head,
                     int statusStart, int statusEnd, int[] spans, int spanCount) {
@@ -41,6 +43,9 @@ public final class BackendResponse extends DefaultHttpResponse {
      * as bytes; the parsed {@link #headers()} and the blank line are the encoder's to write.
      */
     public void writeHead(ByteBuf buf) {
+        if (headDone) {
+            throw new IllegalStateException("head already done with; its bytes may be another response's now");
+        }
         buf.writeBytes(protocolVersion() == HttpVersion.HTTP_1_0 ? HTTP_1_0 : HTTP_1_1);
         buf.writeBytes(head, statusStart, statusEnd - statusStart);
         buf.writeShort(CRLF);
@@ -48,6 +53,19 @@ public final class BackendResponse extends DefaultHttpResponse {
             buf.writeBytes(head, spans[i], spans[i + 1] - spans[i]);
             buf.writeShort(CRLF);
         }
+        headDone = true;
+    }
+
+    /**
+     * Says the head's bytes will not be read again ({@link #writeHead} says it itself), so the
+     * decoder may read the next response into them.
+     */
+    public void doneWithHead() {
+        headDone = true;
+    }
+
+    boolean headDone() {
+        return headDone;
     }
 
     /**
@@ -55,6 +73,9 @@ public final class BackendResponse extends DefaultHttpResponse {
      * kept as bytes, for a client that takes fields rather than a head (HTTP/2).
      */
     public void forEachKeptField(BiConsumer<AsciiString, AsciiString> field) {
+        if (headDone) {
+            throw new IllegalStateException("head already done with; its bytes may be another response's now");
+        }
         for (int i = 0; i < spanCount; i += 2) {
             int end = spans[i + 1];
             int line = spans[i];

@@ -14,12 +14,14 @@ import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
@@ -161,9 +163,54 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             return;
         }
         int length = end - in.readerIndex();
-        byte[] head = new byte[length];
-        in.readBytes(head);
-        parseHead(head, out);
+        HeadScratch scratch = length > HeadScratch.MAX ? null : HeadScratch.LOOP.get().take(length);
+        byte[] head = scratch != null ? scratch.bytes : new byte[length];
+        in.readBytes(head, 0, length);
+        BackendResponse res = parseHead(head, length, scratch, out);
+        if (scratch != null) {
+            scratch.lentTo = res;
+        }
+    }
+
+    /**
+     * The arrays of the head being proxied, one set per event loop, so a response costs no copy
+     * of its head: a response is written to its client (on the same loop) before the next one is
+     * read, and says so ({@link BackendResponse#doneWithHead}). One that has not (kept, dropped for a
+     * retry) keeps the arrays, and the loop makes itself new ones.
+     */
+    private static final class HeadScratch {
+        /** Larger heads get an array of their own rather than a lasting one of their size. */
+        private static final int MAX = 4096;
+        private static final FastThreadLocal<HeadScratch> LOOP = new FastThreadLocal<>() {
+            @Override
+            protected HeadScratch initialValue() {
+                return new HeadScratch();
+            }
+        };
+
+        private byte[] bytes = new byte[512];
+        private int[] spans = new int[16];
+        private BackendResponse lentTo;
+
+        /** These arrays, free for a head of {@code length} bytes. */
+        HeadScratch take(int length) {
+            if (lentTo != null && !lentTo.headDone()) {
+                bytes = new byte[Math.max(length, 512)];
+                spans = new int[16];
+            } else if (bytes.length < length) {
+                bytes = new byte[Math.min(MAX, Math.max(length, 2 * bytes.length))];
+            }
+            lentTo = null;
+            return this;
+        }
+
+        int[] spans(int[] from, int count) {
+            if (spans.length < count) {
+                spans = new int[count];
+            }
+            System.arraycopy(from, 0, spans, 0, count);
+            return spans;
+        }
     }
 
     /** The index just past the blank line ending the head, or -1 while it has not all arrived. */
@@ -195,13 +242,17 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         }
     }
 
-    private void parseHead(byte[] h, List<Object> out) {
+    /** Parses the {@code length} bytes of {@code h}; {@code scratch} when {@code h} is its lent array, else null. */
+    private BackendResponse parseHead(byte[] h, int length, HeadScratch scratch, List<Object> out) {
+        // Parsed fields outlive the head's write (keep-alive is decided at the body's end): a
+        // lent array's values are copied.
+        boolean lent = scratch != null;
         int lf = indexOf(h, 0, LF);
         int lineEnd = lf > 0 && h[lf - 1] == CR ? lf - 1 : lf;
         if (lineEnd > MAX_STATUS_LINE) {
             throw new BadResponse("status line longer than " + MAX_STATUS_LINE + " bytes");
         }
-        if (h.length - lf > maxHeadSize) {
+        if (length - lf > maxHeadSize) {
             throw new BadResponse("response head larger than " + maxHeadSize + " bytes");
         }
         HttpVersion version = version(h, lineEnd);
@@ -241,7 +292,7 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             if (known < 0) {
                 continue;
             }
-            AsciiString value = value(h, at);
+            AsciiString value = value(h, at, lent);
             AsciiString name = PARSED[known];
             if (name == HttpHeaderNames.CONNECTION) {
                 connectionNames |= HopByHop.namesFields(value);
@@ -275,8 +326,8 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             }
             if (connectionNames && namedByConnection(parsed, h, at)) {
                 // Parsed only to be stripped (HopByHop), so where it stands among the others is moot.
-                parsed.add(new AsciiString(h, fields[at + NAME_START],
-                                           fields[at + NAME_END] - fields[at + NAME_START], false), value(h, at));
+                parsed.add(new AsciiString(h, fields[at + NAME_START], fields[at + NAME_END] - fields[at + NAME_START],
+                                           lent), value(h, at, lent));
             } else {
                 spanCount = addSpan(h, spans, spanCount, fields[at + NAME_START], fields[at + LINE_END]);
             }
@@ -284,10 +335,12 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         if (transferEncoding && version == HttpVersion.HTTP_1_0) {
             throw new BadResponse("Transfer-Encoding in an HTTP/1.0 response"); // RFC 9112 6.1: faulty framing
         }
+        int[] kept = scratch != null ? scratch.spans(spans, spanCount) : Arrays.copyOf(spans, spanCount);
         BackendResponse res = new BackendResponse(version, HttpResponseStatus.valueOf(code), parsed, h,
-                                                  statusStart, lineEnd, Arrays.copyOf(spans, spanCount), spanCount);
+                                                  statusStart, lineEnd, kept, spanCount);
         out.add(res);
         frame(res, code, contentLength, transferEncoding, coding, out);
+        return res;
     }
 
     private static HttpVersion version(byte[] h, int lineEnd) {
@@ -370,8 +423,62 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
         return false;
     }
 
-    private AsciiString value(byte[] h, int at) {
-        return new AsciiString(h, fields[at + VALUE_START], fields[at + VALUE_END] - fields[at + VALUE_START], false);
+    /** The field's value: a view of {@code h}, or when {@code own}, a value of its own (shared when common). */
+    private AsciiString value(byte[] h, int at, boolean own) {
+        int start = fields[at + VALUE_START];
+        int length = fields[at + VALUE_END] - start;
+        if (!own) {
+            return new AsciiString(h, start, length, false);
+        }
+        AsciiString common = commonValue(h, start, length);
+        return common != null ? common : new AsciiString(h, start, length, true);
+    }
+
+    /** Values of the parsed fields most responses carry, spelled as servers send them. */
+    private static final AsciiString[] COMMON_VALUES = {
+        HttpHeaderValues.KEEP_ALIVE, HttpHeaderValues.CLOSE, AsciiString.cached("Keep-Alive"),
+        AsciiString.cached("Close"), HttpHeaderValues.UPGRADE, AsciiString.cached("Upgrade"),
+        HttpHeaderValues.CHUNKED, AsciiString.cached("timeout=5"), HttpHeaderValues.WEBSOCKET};
+    /** Content-Length values below this are made once and shared. */
+    private static final int SHARED_LENGTHS = 10_000;
+    /** Filled as lengths are seen; a race fills a slot twice with equal values, harmlessly. */
+    private static final AsciiString[] LENGTHS = new AsciiString[SHARED_LENGTHS];
+
+    /** The shared value spelled by these bytes exactly, or null. */
+    private static AsciiString commonValue(byte[] h, int start, int length) {
+        if (length >= 1 && length <= 4 && (h[start] != '0' || length == 1)) {
+            int n = 0;
+            for (int i = start; i < start + length; i++) {
+                if (h[i] < '0' || h[i] > '9') {
+                    n = -1;
+                    break;
+                }
+                n = n * 10 + h[i] - '0';
+            }
+            if (n >= 0) {
+                AsciiString v = LENGTHS[n];
+                if (v == null) {
+                    v = new AsciiString(h, start, length, true);
+                    LENGTHS[n] = v;
+                }
+                return v;
+            }
+        }
+        for (AsciiString v : COMMON_VALUES) {
+            if (v.length() == length && spells(v, h, start)) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    private static boolean spells(AsciiString v, byte[] h, int start) {
+        for (int i = 0; i < v.length(); i++) {
+            if (v.byteAt(i) != h[start + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Framing fields, then the hop-by-hop table: what the proxy reads or strips. */

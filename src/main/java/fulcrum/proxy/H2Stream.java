@@ -558,6 +558,7 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
         h.status(switched ? HttpResponseStatus.OK.codeAsText() : res.status().codeAsText());
         if (res instanceof BackendResponse br) {
             br.forEachKeptField((name, value) -> h.add(name.toLowerCase(), value));
+            br.doneWithHead();
         }
         // The parsed fields: connection-specific ones go, names become lower case.
         HttpConversionUtil.toHttp2Headers(res.headers(), h);

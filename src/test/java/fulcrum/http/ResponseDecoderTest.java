@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
@@ -131,6 +132,49 @@ class ResponseDecoderTest {
         assertEquals("keep-alive", d.head().headers().get(HttpHeaderNames.CONNECTION));
         assertEquals(2, d.head().headers().size(), "only framing and hop-by-hop fields are parsed");
         assertTrue(d.last().trailingHeaders().isEmpty());
+    }
+
+    @Test
+    void aHeadsBytesHoldTheNextResponseOnlyOnceItsOwnWereWritten() {
+        EmbeddedChannel a = channel();
+        EmbeddedChannel b = channel();
+        a.writeInbound(bytes("HTTP/1.1 200 OK\r\nServer: a\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+        Decoded first = drain(a).get(0);
+        // Not written yet (a client still to take it): the next head, on any connection, reads elsewhere.
+        b.writeInbound(bytes("HTTP/1.1 404 Not Found\r\nServer: bbbbbbbbbbbbbbbbbbbbbbbb\r\n"
+                             + "Connection: keep-alive\r\nContent-Length: 0\r\n\r\n"));
+        Decoded second = drain(b).get(0);
+        assertEquals("HTTP/1.1 200 OK\r\nServer: a\r\n", first.rawHead());
+        assertEquals("HTTP/1.1 404 Not Found\r\nServer: bbbbbbbbbbbbbbbbbbbbbbbb\r\n", second.rawHead());
+        // Written: the next head may read into their bytes; the fields parsed from them stay their own.
+        a.writeInbound(bytes("HTTP/1.1 503 Service Unavailable\r\nServer: cccccccccccccccccccccccccccccc\r\n"
+                             + "Keep-Alive: timeout=5\r\nContent-Length: 17\r\n\r\n01234567890123456"));
+        Decoded third = drain(a).get(0);
+        b.writeInbound(bytes("HTTP/1.1 200 OK\r\nServer: dddddddddddddddddddddddddddddddddddddddddddd\r\n"
+                             + "Connection: upgrade, x-y\r\nX-Y: 1\r\nContent-Length: 1\r\n\r\nz"));
+        Decoded fourth = drain(b).get(0);
+        assertEquals("HTTP/1.1 503 Service Unavailable\r\nServer: cccccccccccccccccccccccccccccc\r\n",
+                     third.rawHead());
+        assertEquals("close", first.head().headers().get(HttpHeaderNames.CONNECTION));
+        assertEquals("keep-alive", second.head().headers().get(HttpHeaderNames.CONNECTION));
+        assertEquals("0", second.head().headers().get(HttpHeaderNames.CONTENT_LENGTH));
+        assertEquals("timeout=5", third.head().headers().get(HttpHeaderNames.KEEP_ALIVE));
+        assertEquals("17", third.head().headers().get(HttpHeaderNames.CONTENT_LENGTH));
+        assertEquals("HTTP/1.1 200 OK\r\nServer: dddddddddddddddddddddddddddddddddddddddddddd\r\n",
+                     fourth.rawHead());
+        a.writeInbound(bytes("HTTP/1.1 204 No Content\r\nServer: " + "e".repeat(200) + "\r\n\r\n"));
+        assertEquals(204, drain(a).get(0).head().status().code());
+        assertEquals("1", fourth.head().headers().get("x-y"));
+        assertTrue(fourth.head().headers().names().contains("X-Y"), fourth.head().headers().names().toString());
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            assertThrows(IllegalStateException.class, () -> first.backend().writeHead(buf),
+                         "a head is written once: its bytes may be another response's since");
+        } finally {
+            buf.release();
+        }
+        assertFalse(a.finishAndReleaseAll());
+        assertFalse(b.finishAndReleaseAll());
     }
 
     @Test
