@@ -145,6 +145,11 @@ public final class FlatHeaders extends HttpHeaders {
         return v == null ? null : v.toString();
     }
 
+    /** The first value of {@code name} as it is held, without making a String of it; null when none. */
+    public CharSequence value(CharSequence name) {
+        return first(name);
+    }
+
     @Override
     public Integer getInt(CharSequence name) {
         CharSequence v = first(name);

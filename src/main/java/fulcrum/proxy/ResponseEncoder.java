@@ -3,6 +3,8 @@ package fulcrum.proxy;
 import fulcrum.http.BackendResponse;
 import fulcrum.http.FlatHeaders;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
@@ -16,11 +18,55 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
  * framing headers say (HttpServerCodec does this by queueing request methods; the proxy handles
  * one exchange at a time and simply says so).
  */
-final class ResponseEncoder extends HttpResponseEncoder {
+final class ResponseEncoder extends HttpResponseEncoder implements HeldHead.Head<HttpResponse> {
+    private final HeldHead held = new HeldHead();
     private boolean headRequest;
 
     void headRequest(boolean head) {
         this.headRequest = head;
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+        if (held.write(ctx, msg, promise)) {
+            return;
+        }
+        // A target's response framed by its length goes out as one write with its body; the rest
+        // (bodiless statuses, chunked, Fulcrum's own answers) as Netty encodes them.
+        if (msg instanceof BackendResponse r && !headRequest && r.status().code() >= 200
+            && r.status().code() != 204 && r.status().code() != 205 && held.start(ctx, r, promise, this)) {
+            return;
+        }
+        held.passed(msg);
+        super.write(ctx, msg, promise);
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        held.writeHeld(ctx);
+        ctx.flush();
+    }
+
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
+        held.writeHeld(ctx);
+        ctx.close(promise);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) throws Exception {
+        held.discard();
+        super.handlerRemoved(ctx);
+    }
+
+    @Override
+    public void firstLine(ByteBuf buf, HttpResponse response) throws Exception {
+        encodeInitialLine(buf, response);
+    }
+
+    @Override
+    public void fields(HttpHeaders headers, ByteBuf buf) {
+        encodeHeaders(headers, buf);
     }
 
     @Override
