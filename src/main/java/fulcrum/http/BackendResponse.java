@@ -43,9 +43,7 @@ public final class BackendResponse extends DefaultHttpResponse {
      * as bytes; the parsed {@link #headers()} and the blank line are the encoder's to write.
      */
     public void writeHead(ByteBuf buf) {
-        if (headDone) {
-            throw new IllegalStateException("head already done with; its bytes may be another response's now");
-        }
+        checkHead();
         buf.writeBytes(protocolVersion() == HttpVersion.HTTP_1_0 ? HTTP_1_0 : HTTP_1_1);
         buf.writeBytes(head, statusStart, statusEnd - statusStart);
         buf.writeShort(CRLF);
@@ -68,14 +66,18 @@ public final class BackendResponse extends DefaultHttpResponse {
         return headDone;
     }
 
+    private void checkHead() {
+        if (headDone) {
+            throw new IllegalStateException("head already done with; its bytes may be another response's now");
+        }
+    }
+
     /**
      * Calls {@code field} with the name and value (surrounding whitespace trimmed) of each field
      * kept as bytes, for a client that takes fields rather than a head (HTTP/2).
      */
     public void forEachKeptField(BiConsumer<AsciiString, AsciiString> field) {
-        if (headDone) {
-            throw new IllegalStateException("head already done with; its bytes may be another response's now");
-        }
+        checkHead();
         for (int i = 0; i < spanCount; i += 2) {
             int end = spans[i + 1];
             int line = spans[i];

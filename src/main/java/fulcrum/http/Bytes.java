@@ -170,6 +170,16 @@ final class Bytes {
         return true;
     }
 
+    /** Whether the bytes at {@code start} spell {@code name} exactly (case-sensitive). */
+    static boolean spells(AsciiString name, byte[] in, int start) {
+        for (int i = 0; i < name.length(); i++) {
+            if (name.byteAt(i) != in[start + i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * A request target's bytes as the String the request carries. Netty's encoder writes it
      * back as UTF-8, so raw UTF-8 reaches the backend byte for byte; other bytes above 0x7F

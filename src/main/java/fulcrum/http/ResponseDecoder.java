@@ -465,20 +465,11 @@ public final class ResponseDecoder extends ByteToMessageDecoder {
             }
         }
         for (AsciiString v : COMMON_VALUES) {
-            if (v.length() == length && spells(v, h, start)) {
+            if (v.length() == length && Bytes.spells(v, h, start)) {
                 return v;
             }
         }
         return null;
-    }
-
-    private static boolean spells(AsciiString v, byte[] h, int start) {
-        for (int i = 0; i < v.length(); i++) {
-            if (v.byteAt(i) != h[start + i]) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** Framing fields, then the hop-by-hop table: what the proxy reads or strips. */

@@ -62,9 +62,14 @@ final class HeldHead {
             return false;
         }
         ByteBuf buf = ctx.alloc().buffer(headSize + (int) Math.min(length, MERGED_BODY));
-        head.firstLine(buf, m);
-        head.fields(m.headers(), buf);
-        buf.writeShort(CRLF);
+        try {
+            head.firstLine(buf, m);
+            head.fields(h, buf);
+            buf.writeShort(CRLF);
+        } catch (Throwable t) {
+            buf.release();
+            throw t;
+        }
         headSize = Math.max(64, buf.readableBytes() + 32);
         held = buf;
         open = true;

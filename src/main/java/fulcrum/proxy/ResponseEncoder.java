@@ -32,9 +32,9 @@ final class ResponseEncoder extends HttpResponseEncoder implements HeldHead.Head
             return;
         }
         // A target's response framed by its length goes out as one write with its body; the rest
-        // (bodiless statuses, chunked, Fulcrum's own answers) as Netty encodes them.
-        if (msg instanceof BackendResponse r && !headRequest && r.status().code() >= 200
-            && r.status().code() != 204 && r.status().code() != 205 && held.start(ctx, r, promise, this)) {
+        // (1xx, statuses and HEAD answers without a body, chunked, Fulcrum's own) as Netty encodes them.
+        if (msg instanceof BackendResponse r && r.status().code() >= 200 && !isContentAlwaysEmpty(r)
+            && held.start(ctx, r, promise, this)) {
             return;
         }
         held.passed(msg);
