@@ -93,7 +93,7 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
     @Override
     public void release(int maxIdle) {
         owner = null;
-        idleSince = System.nanoTime();
+        idleSince = pool.clock().nanos();
         if (inRead) {
             // Bytes after the response's end may be in this same read: were the connection pooled
             // now, a request waiting on this loop could lease it and take them as its response.
@@ -136,10 +136,14 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
             tunnel.fromBackend(msg);
         } else if (owner != null) {
             inRead = true;
+            boolean froze = pool.clock().freeze();
             try {
                 owner.backendRead(this, msg);
             } finally {
                 inRead = false;
+                if (froze) {
+                    pool.clock().thaw();
+                }
             }
         } else {
             // A server speaking out of turn on an idle connection: it cannot be trusted with the next request.

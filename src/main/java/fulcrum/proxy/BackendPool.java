@@ -51,6 +51,7 @@ public final class BackendPool {
     private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
     /** HTTP/2 connections (http2 and grpc groups), each carrying many exchanges' streams. */
     private final Map<Target, List<H2BackendConnection>> h2 = new HashMap<>();
+    private final LoopClock clock = new LoopClock();
 
     BackendPool(EventLoop loop, Bootstrap prototype) {
         this(loop, prototype, prototype.config().channelFactory());
@@ -68,13 +69,18 @@ public final class BackendPool {
         return loop;
     }
 
+    /** The loop's clock, frozen inside its connections' read callbacks. */
+    LoopClock clock() {
+        return clock;
+    }
+
     /** An idle connection to {@code target} that is still open and fresh enough, or null. */
     BackendHandler pollIdle(Target target, long keepAliveNanos) {
         ArrayDeque<BackendHandler> q = idle.get(target);
         if (q == null) {
             return null;
         }
-        long now = System.nanoTime();
+        long now = clock.nanos();
         BackendHandler b;
         while ((b = q.pollFirst()) != null) {
             if (b.reusable() && now - b.idleSince() < keepAliveNanos) {

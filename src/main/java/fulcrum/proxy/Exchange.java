@@ -85,8 +85,8 @@ final class Exchange {
     /** Any Upgrade header: the decoder pauses after such a request until the answer is known. */
     final boolean upgradeHeader;
     final String protocol;
-    final long startMillis = System.currentTimeMillis();
-    final long startNanos = System.nanoTime();
+    private final LoopClock clock;
+    final long startNanos;
     final Affinity affinity = new Affinity();
 
     private Phase phase = Phase.ROUTING;
@@ -138,6 +138,8 @@ final class Exchange {
     Exchange(ClientStream client, HttpRequest request) {
         this.client = client;
         this.request = request;
+        this.clock = client.pool().clock();
+        this.startNanos = clock.nanos();
         this.protocol = request.protocolVersion().text();
         this.head = request.method() == HttpMethod.HEAD;
         this.client10 = request.protocolVersion() == HttpVersion.HTTP_1_0;
@@ -392,7 +394,7 @@ final class Exchange {
         target.requestStarted();
         onTarget = true;
         b.send(request);
-        sentNanos = lastBackendActivity = System.nanoTime();
+        sentNanos = lastBackendActivity = clock.nanos();
         if (requestComplete) {
             // A retry of a bodiless request whose end was already consumed.
             b.send(LastHttpContent.EMPTY_LAST_CONTENT);
@@ -429,7 +431,7 @@ final class Exchange {
         }
         // A response streaming to the client is traffic for the idle timeout too.
         client.touch();
-        lastBackendActivity = System.nanoTime();
+        lastBackendActivity = clock.nanos();
         if (msg instanceof FullHttpResponse whole) {
             // An HTTP/2 target's HEADERS that ended its stream (gRPC's trailers-only answer): passed on as one.
             responseHead(whole);
@@ -554,7 +556,7 @@ final class Exchange {
 
     private void responseStarted(Phase next, int code) {
         phase = next;
-        responseNanos = System.nanoTime();
+        responseNanos = clock.nanos();
         status = code;
     }
 
@@ -564,7 +566,7 @@ final class Exchange {
         }
         if (affinity.setCookie()) {
             res.headers().add(HttpHeaderNames.SET_COOKIE,
-                              group.cookie().setCookie(target, client.listener().tls(), System.currentTimeMillis()));
+                              group.cookie().setCookie(target, client.listener().tls(), clock.millis()));
         }
     }
 
@@ -736,6 +738,7 @@ final class Exchange {
 
     /** Fills {@code r} with what the observer (metrics, access log) is told, ending with {@code finalStatus}. */
     private void record(ExchangeObserver.ExchangeRecord r, int finalStatus, boolean details) {
+        long end = clock.nanos();
         DesyncClass desync = null;
         String reason = null;
         if (request instanceof DecodedRequest d) {
@@ -746,7 +749,8 @@ final class Exchange {
                 target == null || sentNanos == 0 ? null : target.id(), request.method().name(), request.uri(),
                 protocol, details ? request.headers().get(HttpHeaderNames.USER_AGENT) : null,
                 details ? request.headers().get(X_REQUEST_ID) : null,
-                startMillis, startNanos, sentNanos, responseNanos, System.nanoTime(), finalStatus, targetStatus,
+                clock.millis() - (end - startNanos) / 1_000_000, startNanos, sentNanos, responseNanos, end,
+                finalStatus, targetStatus,
                 bytesReceived, bytesSent, attempts, desync, details ? client.connection() : null,
                 details ? request.headers().get(HttpHeaderNames.HOST) : null, route, reason);
     }

@@ -113,8 +113,8 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         listener.connectionOpened();
         listener.observer().connectionOpened(listener.settings().name());
         this.ctx = ctx;
-        this.responseTimer = new ResponseTimer(ctx.executor(), this::responseDeadline);
         this.pool = listener.pools().forLoop(ctx.channel().eventLoop());
+        this.responseTimer = new ResponseTimer(ctx.executor(), pool.clock(), this::responseDeadline);
         this.encoder = (ResponseEncoder) ctx.pipeline().get(ENCODER);
         this.decoder = (RequestDecoder) ctx.pipeline().get(DECODER);
     }
@@ -190,10 +190,14 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         // A rejection decoded from the same read as its head then closes the backend connection
         // before any of the request was flushed to it.
         inClientRead = true;
+        boolean froze = pool.clock().freeze();
         try {
             process(msg);
         } finally {
             inClientRead = false;
+            if (froze) {
+                pool.clock().thaw();
+            }
         }
     }
 
@@ -209,7 +213,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         flushBackend();
         updateClientReading();
         if (ex == null && headStarted == 0 && !closing && decoder.midHead()) {
-            headStarted = System.nanoTime();
+            headStarted = pool.clock().nanos();
             ctx.executor().schedule(this::checkHeader, headerTimeoutNanos, TimeUnit.NANOSECONDS);
         }
     }

@@ -216,15 +216,32 @@ final class H2Connection extends Http2ConnectionHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         inRead = true;
+        LoopClock clock = frontend.pool().clock();
+        boolean froze = clock.freeze();
         try {
             super.channelRead(ctx, msg);
         } finally {
             inRead = false;
+            if (froze) {
+                clock.thaw();
+            }
         }
     }
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        LoopClock clock = frontend.pool().clock();
+        boolean froze = clock.freeze();
+        try {
+            readComplete(ctx);
+        } finally {
+            if (froze) {
+                clock.thaw();
+            }
+        }
+    }
+
+    private void readComplete(ChannelHandlerContext ctx) throws Exception {
         // By index: a stream's read end may start another stream's exchange, never add to the list.
         for (int i = 0; i < readStreams.size(); i++) {
             H2Stream s = readStreams.get(i);

@@ -15,20 +15,22 @@ import java.util.function.LongUnaryOperator;
  */
 final class ResponseTimer {
     private final EventExecutor executor;
+    private final LoopClock clock;
     /** Given the time, nanoseconds until the nearest response deadline, or -1 when nothing waits. */
     private final LongUnaryOperator check;
     private ScheduledFuture<?> timer;
     /** When the armed timer fires (System.nanoTime()). */
     private long firesAt;
 
-    ResponseTimer(EventExecutor executor, LongUnaryOperator check) {
+    ResponseTimer(EventExecutor executor, LoopClock clock, LongUnaryOperator check) {
         this.executor = executor;
+        this.clock = clock;
         this.check = check;
     }
 
     /** Fires within {@code nanos}: an armed timer that fires sooner stays (it re-arms for what is left then). */
     void arm(long nanos) {
-        long at = System.nanoTime() + nanos;
+        long at = clock.nanos() + nanos;
         if (timer != null) {
             if (firesAt - at <= 0) {
                 return;

@@ -143,6 +143,49 @@ class MetricsAccessLogTest {
         }
     }
 
+    /**
+     * The access log's times are the exchange's own, read at the moments they name: a read callback
+     * reads the clock once for all it does (LoopClock), the next callback reads it again.
+     */
+    @Test
+    void accessLogTimesFollowTheTargetAndTheResponse() throws Exception {
+        Path log = dir.resolve("access.log");
+        try (HttpBackend a = HttpBackend.start("a");
+             OpsFixture f = OpsFixture.start(dir, OpsFixture.config(
+                     "health-check { path = \"/health\", interval = 200ms, timeout = 150ms }", a.address())
+                     .replace("admin.bind", "access-log { enabled = true, format = json, file = \""
+                                            + log.toString().replace("\\", "/") + "\" }\nadmin.bind"))) {
+            OpsFixture.await("healthy", () -> f.ops.balancer().targetGroups().get("app").snapshot().all().get(0)
+                                                   .state() == fulcrum.balance.HealthState.HEALTHY);
+            long asked = System.currentTimeMillis();
+            for (String path : List.of("/slow?ms=400", "/drip?chunks=3&ms=200")) {
+                assertEquals(200, f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).build(),
+                                              HttpResponse.BodyHandlers.ofString()).statusCode());
+            }
+            OpsFixture.await("both lines", () -> lines(log).stream().filter(l -> l.contains("/slow?") || l.contains("/drip?"))
+                                                           .count() == 2);
+            Map<String, Object> slow = line(log, "/slow?");
+            double target = (Double) slow.get("target_processing_time");
+            assertTrue(target >= 0.39 && target < 5, "the target's 400 ms: " + slow);
+            assertTrue((Double) slow.get("request_processing_time") < 0.2, slow.toString());
+            assertTrue((Double) slow.get("response_processing_time") < 0.2, slow.toString());
+            double wall = (java.time.Instant.parse((String) slow.get("time")).toEpochMilli()
+                           - java.time.Instant.parse((String) slow.get("request_creation_time")).toEpochMilli()) / 1000.0;
+            assertTrue(wall >= 0.39 && wall < 5, "from the request's arrival to its end: " + wall + " s, " + slow);
+            long arrived = java.time.Instant.parse((String) slow.get("request_creation_time")).toEpochMilli() - asked;
+            assertTrue(arrived > -50 && arrived < 300, "the request arrived " + arrived + " ms after it was sent");
+            Map<String, Object> drip = line(log, "/drip?");
+            double response = (Double) drip.get("response_processing_time");
+            assertTrue(response >= 0.35 && response < 5, "the body's 3 pieces 200 ms apart: " + drip);
+            assertTrue((Double) drip.get("target_processing_time") < 0.2, drip.toString());
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> line(Path log, String path) {
+        return (Map<String, Object>) Json.parse(lines(log).stream().filter(l -> l.contains(path)).findFirst().orElseThrow());
+    }
+
     private static List<String> lines(Path p) {
         try {
             return Files.exists(p) ? Files.readAllLines(p) : List.of();

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code /sink}: reads the body, answers its length and a checksum</li>
  *   <li>{@code /big?bytes=N}: answers N bytes, chunked</li>
  *   <li>{@code /hang}: never answers</li>
+ *   <li>{@code /slow?ms=M}: answers after M ms</li>
  *   <li>{@code /drip?chunks=N&ms=M}: N small chunks, M ms apart</li>
  *   <li>{@code /status?code=N}: answers status N</li>
  *   <li>anything else: 200 with the backend's name as body, request headers recorded</li>
@@ -179,6 +180,15 @@ public final class HttpBackend implements AutoCloseable {
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
+                }
+                case "/slow" -> {
+                    count(ex);
+                    try {
+                        Thread.sleep(Long.parseLong(query.substring(query.indexOf('=') + 1)));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    respond(ex, 200, name);
                 }
                 case "/hang" -> {
                     count(ex);
