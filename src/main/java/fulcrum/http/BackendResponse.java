@@ -77,6 +77,14 @@ public final class BackendResponse extends DefaultHttpResponse {
      * kept as bytes, for a client that takes fields rather than a head (HTTP/2).
      */
     public void forEachKeptField(BiConsumer<AsciiString, AsciiString> field) {
+        forEachKeptField(false, field);
+    }
+
+    /**
+     * As {@link #forEachKeptField(BiConsumer)}, with every name in lower case when {@code lowerNames}
+     * (HTTP/2's): a common name is a shared constant, another one a lower-cased copy.
+     */
+    public void forEachKeptField(boolean lowerNames, BiConsumer<AsciiString, AsciiString> field) {
         checkHead();
         for (int i = 0; i < spanCount; i += 2) {
             int end = spans[i + 1];
@@ -99,11 +107,19 @@ public final class BackendResponse extends DefaultHttpResponse {
                     while (ve > v && (head[ve - 1] == ' ' || head[ve - 1] == '\t')) {
                         ve--;
                     }
-                    field.accept(new AsciiString(head, line, colon - line, true), new AsciiString(head, v, ve - v, true));
+                    field.accept(name(lowerNames, line, colon - line), new AsciiString(head, v, ve - v, true));
                 }
                 line = next + 2;
             }
         }
+    }
+
+    private AsciiString name(boolean lower, int start, int length) {
+        if (!lower) {
+            return new AsciiString(head, start, length, true);
+        }
+        AsciiString shared = FieldNames.lowerCase(head, start, length);
+        return shared != null ? shared : new AsciiString(head, start, length, true).toLowerCase();
     }
 
     private static final byte[] HTTP_1_0 = {'H', 'T', 'T', 'P', '/', '1', '.', '0', ' '};

@@ -180,6 +180,20 @@ final class Bytes {
         return true;
     }
 
+    /** Whether the bytes at {@code start} spell {@code lowerName} in any case (ASCII letters). */
+    static boolean spellsIgnoringCase(AsciiString lowerName, byte[] in, int start) {
+        for (int i = 0; i < lowerName.length(); i++) {
+            byte b = in[start + i];
+            if (b >= 'A' && b <= 'Z') {
+                b += 'a' - 'A';
+            }
+            if (lowerName.byteAt(i) != b) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * A request target's bytes as the String the request carries. Netty's encoder writes it
      * back as UTF-8, so raw UTF-8 reaches the backend byte for byte; other bytes above 0x7F

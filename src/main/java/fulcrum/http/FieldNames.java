@@ -25,7 +25,19 @@ final class FieldNames {
         "X-Forwarded-Port", "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "X-Requested-With", "X-Amzn-Trace-Id",
         "traceparent", "tracestate",
     };
+    /** Response fields, for {@link #lowerCase}: HTTP/2 sends every name in lower case. */
+    private static final String[] RESPONSE = {
+        "Server", "Date", "Content-Type", "Content-Length", "Content-Encoding", "Content-Language",
+        "Content-Disposition", "Content-Range", "Content-Security-Policy", "Last-Modified", "ETag", "Accept-Ranges",
+        "Cache-Control", "Expires", "Age", "Vary", "Set-Cookie", "Location", "Allow", "Retry-After", "Link",
+        "WWW-Authenticate", "Strict-Transport-Security", "X-Powered-By", "X-Content-Type-Options", "X-Frame-Options",
+        "Referrer-Policy", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+        "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Expose-Headers",
+        "Access-Control-Max-Age", "Alt-Svc", "Via", "X-Request-Id", "grpc-status", "grpc-message", "grpc-encoding",
+        "grpc-accept-encoding",
+    };
     private static final AsciiString[][] BY_LENGTH;
+    private static final AsciiString[][] LOWER_BY_LENGTH;
 
     static {
         List<List<AsciiString>> byLength = new ArrayList<>();
@@ -45,9 +57,38 @@ final class FieldNames {
         for (int i = 0; i < BY_LENGTH.length; i++) {
             BY_LENGTH[i] = byLength.get(i).toArray(new AsciiString[0]);
         }
+        List<List<AsciiString>> lower = new ArrayList<>();
+        for (String[] names : new String[][] {COMMON, RESPONSE}) {
+            for (String name : names) {
+                while (lower.size() <= name.length()) {
+                    lower.add(new ArrayList<>());
+                }
+                AsciiString s = AsciiString.cached(name.toLowerCase(Locale.ROOT));
+                if (!lower.get(name.length()).contains(s)) {
+                    lower.get(name.length()).add(s);
+                }
+            }
+        }
+        LOWER_BY_LENGTH = new AsciiString[lower.size()][];
+        for (int i = 0; i < LOWER_BY_LENGTH.length; i++) {
+            LOWER_BY_LENGTH[i] = lower.get(i).toArray(new AsciiString[0]);
+        }
     }
 
     private FieldNames() {
+    }
+
+    /** The shared lower-case name the {@code length} bytes at {@code start} spell in any case, or null. */
+    static AsciiString lowerCase(byte[] in, int start, int length) {
+        if (length >= LOWER_BY_LENGTH.length) {
+            return null;
+        }
+        for (AsciiString candidate : LOWER_BY_LENGTH[length]) {
+            if (Bytes.spellsIgnoringCase(candidate, in, start)) {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     /** The shared name spelled exactly as the {@code length} bytes at {@code start}, or null. */

@@ -557,7 +557,7 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
         Http2Headers h = new DefaultHttp2Headers(false);
         h.status(switched ? HttpResponseStatus.OK.codeAsText() : res.status().codeAsText());
         if (res instanceof BackendResponse br) {
-            br.forEachKeptField((name, value) -> h.add(name.toLowerCase(), value));
+            br.forEachKeptField(true, h::add);
             br.doneWithHead();
         }
         // The parsed fields: connection-specific ones go, names become lower case.

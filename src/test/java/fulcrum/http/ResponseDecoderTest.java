@@ -3,7 +3,9 @@ package fulcrum.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +17,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -132,6 +135,29 @@ class ResponseDecoderTest {
         assertEquals("keep-alive", d.head().headers().get(HttpHeaderNames.CONNECTION));
         assertEquals(2, d.head().headers().size(), "only framing and hop-by-hop fields are parsed");
         assertTrue(d.last().trailingHeaders().isEmpty());
+    }
+
+    /** HTTP/2's view of the kept fields: names in lower case, common ones shared, values as sent. */
+    @Test
+    void keptFieldsInLowerCaseForHttp2() {
+        String wire = "HTTP/1.1 200 OK\r\nServer: nginx\r\nCONTENT-type: Text/Plain\r\nX-Custom-Thing: Value\r\n"
+                      + "set-cookie: a=1\r\nContent-Length: 0\r\n\r\n";
+        List<AsciiString> names = new ArrayList<>();
+        List<String> values = new ArrayList<>();
+        ((BackendResponse) one(wire).head()).forEachKeptField(true, (n, v) -> {
+            names.add(n);
+            values.add(v.toString());
+        });
+        assertEquals(List.of("server", "content-type", "x-custom-thing", "set-cookie"),
+                     names.stream().map(AsciiString::toString).toList());
+        assertEquals(List.of("nginx", "Text/Plain", "Value", "a=1"), values);
+        List<AsciiString> again = new ArrayList<>();
+        ((BackendResponse) one(wire).head()).forEachKeptField(true, (n, v) -> again.add(n));
+        assertSame(names.get(1), again.get(1), "a common name is one shared constant");
+        assertNotSame(names.get(2), again.get(2), "another is its own copy");
+        List<String> asSent = new ArrayList<>();
+        ((BackendResponse) one(wire).head()).forEachKeptField((n, v) -> asSent.add(n.toString()));
+        assertEquals(List.of("Server", "CONTENT-type", "X-Custom-Thing", "set-cookie"), asSent);
     }
 
     @Test
