@@ -28,6 +28,10 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
     private boolean inRead;
     /** The max-idle of a release asked for during a read, done at its end; -1 when none. */
     private int releaseAfterRead = -1;
+    /** The pool's list this connection is in (its target's idle or busy one), and its neighbours there. */
+    HandlerList poolList;
+    BackendHandler poolPrev;
+    BackendHandler poolNext;
 
     BackendHandler(Target target, BackendPool pool) {
         this.target = target;

@@ -18,12 +18,9 @@ import io.netty.channel.socket.SocketChannel;
 
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,9 +28,9 @@ import java.util.function.Consumer;
 
 /**
  * Backend connections of one event loop, per target. Touched only from its own loop, so plain
- * collections do. Every backend connection of the loop is here: idle ones in a LIFO deque (the
- * most recently used connection is the least likely to have been closed by its server), busy
- * ones in a set so that a target turning unhealthy or drained can have them closed. HTTP/2
+ * collections do. Every backend connection of the loop is here: idle ones LIFO (the most
+ * recently used connection is the least likely to have been closed by its server), busy ones
+ * listed so that a target turning unhealthy or drained can have them closed. HTTP/2
  * connections (http2 and grpc groups) are not leased whole: each carries many exchanges' streams.
  */
 public final class BackendPool {
@@ -47,8 +44,7 @@ public final class BackendPool {
     private final ChannelFactory<? extends Channel> inet4;
     /** The transport's options (allocators) from the prototype, read once. */
     private final List<Map.Entry<ChannelOption<?>, Object>> options;
-    private final Map<Target, ArrayDeque<BackendHandler>> idle = new HashMap<>();
-    private final Map<Target, Set<BackendHandler>> busy = new HashMap<>();
+    private final Map<Target, Conns> conns = new HashMap<>();
     /** HTTP/2 connections (http2 and grpc groups), each carrying many exchanges' streams. */
     private final Map<Target, List<H2BackendConnection>> h2 = new HashMap<>();
     private final LoopClock clock = new LoopClock();
@@ -76,15 +72,15 @@ public final class BackendPool {
 
     /** An idle connection to {@code target} that is still open and fresh enough, or null. */
     BackendHandler pollIdle(Target target, long keepAliveNanos) {
-        ArrayDeque<BackendHandler> q = idle.get(target);
-        if (q == null) {
+        Conns c = conns.get(target);
+        if (c == null) {
             return null;
         }
         long now = clock.nanos();
         BackendHandler b;
-        while ((b = q.pollFirst()) != null) {
+        while ((b = c.idle.pollFirst()) != null) {
             if (b.reusable() && now - b.idleSince() < keepAliveNanos) {
-                busy(target).add(b);
+                c.busy.addFirst(b);
                 return b;
             }
             b.channel().close();
@@ -94,7 +90,7 @@ public final class BackendPool {
 
     /** Opens a new connection; the handler is registered busy at once so it can be closed. */
     ChannelFuture connect(Target target, TargetGroupSettings settings, BackendHandler handler) {
-        busy(target).add(handler);
+        conns(target).busy.addFirst(handler);
         ChannelFuture f = open(target, settings, p -> {
             p.addLast(CODEC, new BackendCodec(settings.maxResponseHeaderSize()));
             p.addLast(HANDLER, handler);
@@ -206,36 +202,25 @@ public final class BackendPool {
 
     /** Returns a connection whose exchange ended cleanly; keeps it unless there are enough. */
     void release(BackendHandler b, int maxIdle) {
-        Target t = b.target();
-        Set<BackendHandler> s = busy.get(t);
-        if (s != null) {
-            s.remove(b);
-        }
-        ArrayDeque<BackendHandler> q = idle.computeIfAbsent(t, k -> new ArrayDeque<>());
-        if (!b.channel().isActive() || q.size() >= maxIdle) {
+        Conns c = conns(b.target());
+        c.busy.remove(b);
+        if (!b.channel().isActive() || c.idle.size() >= maxIdle) {
             b.channel().close();
             return;
         }
-        q.addFirst(b);
+        c.idle.addFirst(b);
     }
 
     /** Forgets a connection that closed. */
     void removed(BackendHandler b) {
-        Target t = b.target();
-        Set<BackendHandler> s = busy.get(t);
-        if (s != null) {
-            s.remove(b);
-        }
-        ArrayDeque<BackendHandler> q = idle.get(t);
-        if (q != null) {
-            q.remove(b);
+        if (b.poolList != null) {
+            b.poolList.remove(b);
         }
     }
 
     /** Closes every connection of this pool, to every target; the futures complete when each has closed. */
     List<ChannelFuture> closeEverything() {
-        Set<Target> targets = new HashSet<>(idle.keySet());
-        targets.addAll(busy.keySet());
+        Set<Target> targets = new HashSet<>(conns.keySet());
         targets.addAll(h2.keySet());
         List<ChannelFuture> closed = new ArrayList<>();
         for (Target t : targets) {
@@ -247,19 +232,16 @@ public final class BackendPool {
     /** Closes every connection to {@code target}: idle, in an exchange, or tunnelling. Returns them. */
     List<Channel> closeAll(Target target) {
         List<Channel> toClose = new ArrayList<>();
-        ArrayDeque<BackendHandler> q = idle.remove(target);
-        if (q != null) {
-            q.forEach(b -> toClose.add(b.channel()));
-        }
-        Set<BackendHandler> s = busy.get(target);
-        if (s != null) {
-            s.forEach(b -> toClose.add(b.channel()));
+        Conns c = conns.get(target);
+        if (c != null) {
+            c.idle.drain(b -> toClose.add(b.channel()));
+            c.busy.forEach(b -> toClose.add(b.channel()));
         }
         List<H2BackendConnection> list = h2.remove(target);
         if (list != null) {
-            list.forEach(c -> toClose.add(c.channel()));
+            list.forEach(h -> toClose.add(h.channel()));
         }
-        // Closed once gathered: a close takes the connection out of the busy set.
+        // Closed once gathered: a close takes the connection out of the busy list.
         toClose.forEach(Channel::close);
         return toClose;
     }
@@ -269,9 +251,9 @@ public final class BackendPool {
      * GOAWAY, take no new stream and close when their open streams have finished.
      */
     void closeIdle(Target target) {
-        ArrayDeque<BackendHandler> q = idle.remove(target);
-        if (q != null) {
-            q.forEach(b -> b.channel().close());
+        Conns c = conns.get(target);
+        if (c != null) {
+            c.idle.drain(b -> b.channel().close());
         }
         List<H2BackendConnection> list = h2.get(target);
         if (list != null) {
@@ -283,19 +265,29 @@ public final class BackendPool {
     /** Tunnels to {@code target}: their backend channels. */
     List<Channel> tunnels(Target target) {
         List<Channel> out = new ArrayList<>();
-        Set<BackendHandler> s = busy.get(target);
-        if (s != null) {
-            for (BackendHandler b : s) {
+        Conns c = conns.get(target);
+        if (c != null) {
+            c.busy.forEach(b -> {
                 if (b.isTunnel()) {
                     out.add(b.channel());
                 }
-            }
+            });
         }
         return out;
     }
 
-    private Set<BackendHandler> busy(Target t) {
-        // By identity, as a HashSet would (handlers keep Object's equals), without a node per add.
-        return busy.computeIfAbsent(t, k -> Collections.newSetFromMap(new IdentityHashMap<>()));
+    private Conns conns(Target t) {
+        Conns c = conns.get(t);
+        if (c == null) {
+            c = new Conns();
+            conns.put(t, c);
+        }
+        return c;
+    }
+
+    /** A target's connections on this loop: idle ones (most recently used first), and busy ones. */
+    private static final class Conns {
+        final HandlerList idle = new HandlerList();
+        final HandlerList busy = new HandlerList();
     }
 }
