@@ -120,11 +120,30 @@ final class FulcrumProcess implements AutoCloseable {
     }
 
     /** CPU time (user + system) the process has used so far, from /proc, in milliseconds. */
+    /**
+     * CPU time of the process's threads but the JIT compilers': a JVM started seconds ago is still
+     * compiling (more so on a loaded machine), which says nothing of what Fulcrum's code does.
+     */
     long cpuMillis() throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second).
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+        long ticks = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + process.pid() + "/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (IOException gone) {
+                    continue; // a thread that ended meanwhile
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler")) {
+                    continue;
+                }
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second).
+                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            }
+        }
+        return ticks * 10;
     }
 
     @Override
