@@ -11,6 +11,7 @@ import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -24,6 +25,7 @@ import io.netty.handler.codec.http2.Http2LocalFlowController;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -94,6 +96,10 @@ final class H2Connection extends Http2ConnectionHandler {
             // The connection's window refills as frames arrive: only a stream's own window holds
             // back a body its target is slow to take, never the other streams.
             connection.local().flowController(new DefaultHttp2LocalFlowController(connection, 0.5f, true));
+            // Response bytes shared evenly among the streams that have some: RFC 9113 deprecates
+            // the priority tree Netty's default (weighted fair queueing) keeps up per stream.
+            connection.remote().flowController(
+                    new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
             connection(connection);
             initialSettings(initial);
             validateHeaders(true);
