@@ -85,13 +85,8 @@ class MetricsAccessLogTest {
     @Test
     void metricsCountWhatWasSentAndTheAccessLogHasALinePerRequest() throws Exception {
         Path log = dir.resolve("access.log");
-        try (HttpBackend a = HttpBackend.start("a");
-             OpsFixture f = OpsFixture.start(dir, OpsFixture.config(
-                     "health-check { path = \"/health\", interval = 200ms, timeout = 150ms }", a.address())
-                     .replace("admin.bind", "access-log { enabled = true, format = json, file = \""
-                                            + log.toString().replace("\\", "/") + "\" }\nadmin.bind"))) {
-            OpsFixture.await("healthy", () -> f.ops.balancer().targetGroups().get("app").snapshot().all().get(0)
-                                                   .state() == fulcrum.balance.HealthState.HEALTHY);
+        try (HttpBackend a = HttpBackend.start("a"); OpsFixture f = startLogging(a, log)) {
+            awaitHealthy(f);
             for (int i = 0; i < 20; i++) {
                 HttpResponse<String> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/ok/" + i)))
                         .header("User-Agent", "metrics-test").build(), HttpResponse.BodyHandlers.ofString());
@@ -150,13 +145,8 @@ class MetricsAccessLogTest {
     @Test
     void accessLogTimesFollowTheTargetAndTheResponse() throws Exception {
         Path log = dir.resolve("access.log");
-        try (HttpBackend a = HttpBackend.start("a");
-             OpsFixture f = OpsFixture.start(dir, OpsFixture.config(
-                     "health-check { path = \"/health\", interval = 200ms, timeout = 150ms }", a.address())
-                     .replace("admin.bind", "access-log { enabled = true, format = json, file = \""
-                                            + log.toString().replace("\\", "/") + "\" }\nadmin.bind"))) {
-            OpsFixture.await("healthy", () -> f.ops.balancer().targetGroups().get("app").snapshot().all().get(0)
-                                                   .state() == fulcrum.balance.HealthState.HEALTHY);
+        try (HttpBackend a = HttpBackend.start("a"); OpsFixture f = startLogging(a, log)) {
+            awaitHealthy(f);
             long asked = System.currentTimeMillis();
             for (String path : List.of("/slow?ms=400", "/drip?chunks=3&ms=200")) {
                 assertEquals(200, f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).build(),
@@ -179,6 +169,19 @@ class MetricsAccessLogTest {
             assertTrue(response >= 0.35 && response < 5, "the body's 3 pieces 200 ms apart: " + drip);
             assertTrue((Double) drip.get("target_processing_time") < 0.2, drip.toString());
         }
+    }
+
+    /** Fulcrum in front of {@code a}, health-checked, with a JSON access log in {@code log}. */
+    private OpsFixture startLogging(HttpBackend a, Path log) {
+        return OpsFixture.start(dir, OpsFixture.config(
+                "health-check { path = \"/health\", interval = 200ms, timeout = 150ms }", a.address())
+                .replace("admin.bind", "access-log { enabled = true, format = json, file = \""
+                                       + log.toString().replace("\\", "/") + "\" }\nadmin.bind"));
+    }
+
+    private static void awaitHealthy(OpsFixture f) throws InterruptedException {
+        OpsFixture.await("healthy", () -> f.ops.balancer().targetGroups().get("app").snapshot().all().get(0)
+                                               .state() == fulcrum.balance.HealthState.HEALTHY);
     }
 
     @SuppressWarnings("unchecked")
