@@ -16,7 +16,11 @@ final class HandlerList {
         return size;
     }
 
+    /** Puts {@code b} first, taking it out of the list it was in (a list never holds one twice). */
     void addFirst(BackendHandler b) {
+        if (b.poolList != null) {
+            b.poolList.remove(b);
+        }
         b.poolList = this;
         b.poolPrev = null;
         b.poolNext = head;

@@ -45,6 +45,13 @@ class HandlerListTest {
         assertEquals(0, l.size());
         l.addFirst(c);
         assertEquals(List.of(c), contents(l), "a taken handler can come back");
+        l.addFirst(a);
+        l.addFirst(c);
+        assertEquals(List.of(c, a), contents(l), "added again: moved first, not listed twice");
+        assertEquals(2, l.size());
+        other.addFirst(a);
+        assertEquals(List.of(c), contents(l), "added to another list: gone from this one");
+        assertEquals(List.of(a, b), contents(other));
     }
 
     @Test
