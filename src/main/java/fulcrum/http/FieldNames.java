@@ -40,39 +40,39 @@ final class FieldNames {
     private static final AsciiString[][] LOWER_BY_LENGTH;
 
     static {
-        List<List<AsciiString>> byLength = new ArrayList<>();
+        List<String> spellings = new ArrayList<>();
+        List<String> lower = new ArrayList<>();
         for (String name : COMMON) {
-            for (String spelling : new String[] {name, name.toLowerCase(Locale.ROOT)}) {
-                while (byLength.size() <= spelling.length()) {
-                    byLength.add(new ArrayList<>());
-                }
-                List<AsciiString> same = byLength.get(spelling.length());
-                AsciiString s = AsciiString.cached(spelling);
-                if (!same.contains(s)) {
-                    same.add(s);
-                }
-            }
+            spellings.add(name);
+            spellings.add(name.toLowerCase(Locale.ROOT));
         }
-        BY_LENGTH = new AsciiString[byLength.size()][];
-        for (int i = 0; i < BY_LENGTH.length; i++) {
-            BY_LENGTH[i] = byLength.get(i).toArray(new AsciiString[0]);
-        }
-        List<List<AsciiString>> lower = new ArrayList<>();
         for (String[] names : new String[][] {COMMON, RESPONSE}) {
             for (String name : names) {
-                while (lower.size() <= name.length()) {
-                    lower.add(new ArrayList<>());
-                }
-                AsciiString s = AsciiString.cached(name.toLowerCase(Locale.ROOT));
-                if (!lower.get(name.length()).contains(s)) {
-                    lower.get(name.length()).add(s);
-                }
+                lower.add(name.toLowerCase(Locale.ROOT));
             }
         }
-        LOWER_BY_LENGTH = new AsciiString[lower.size()][];
-        for (int i = 0; i < LOWER_BY_LENGTH.length; i++) {
-            LOWER_BY_LENGTH[i] = lower.get(i).toArray(new AsciiString[0]);
+        BY_LENGTH = byLength(spellings);
+        LOWER_BY_LENGTH = byLength(lower);
+    }
+
+    /** The distinct names, grouped by length: index n holds the names n bytes long. */
+    private static AsciiString[][] byLength(List<String> names) {
+        List<List<AsciiString>> groups = new ArrayList<>();
+        for (String name : names) {
+            while (groups.size() <= name.length()) {
+                groups.add(new ArrayList<>());
+            }
+            List<AsciiString> same = groups.get(name.length());
+            AsciiString s = AsciiString.cached(name);
+            if (!same.contains(s)) {
+                same.add(s);
+            }
         }
+        AsciiString[][] table = new AsciiString[groups.size()][];
+        for (int i = 0; i < table.length; i++) {
+            table[i] = groups.get(i).toArray(new AsciiString[0]);
+        }
+        return table;
     }
 
     private FieldNames() {

@@ -277,12 +277,7 @@ public final class BackendPool {
     }
 
     private Conns conns(Target t) {
-        Conns c = conns.get(t);
-        if (c == null) {
-            c = new Conns();
-            conns.put(t, c);
-        }
-        return c;
+        return conns.computeIfAbsent(t, k -> new Conns());
     }
 
     /** A target's connections on this loop: idle ones (most recently used first), and busy ones. */
