@@ -134,8 +134,14 @@ class HealthCheckIntegrationTest {
                     th.join(10_000);
                 }
             }
-            System.out.println("served: " + servedBy + ", failed: " + failures.size());
-            assertEquals(List.of(), failures);
+            System.out.println("served: " + servedBy + ", failed: " + failures.size() + ", cut by a: " + a.cutResponses());
+            // A response whose head a already sent when it stopped cannot be completed by anyone:
+            // the client must see it cut short, never complete. Every other request is served.
+            for (String failure : failures) {
+                assertTrue(failure.contains("fixed content-length: 1, bytes received: 0"), failure);
+            }
+            assertTrue(failures.size() <= a.cutResponses(),
+                       failures.size() + " failed, " + a.cutResponses() + " cut by the stopped target: " + failures);
             assertTrue(servedBy.get("a").get() > 0 && servedBy.get("b").get() > 0, servedBy.toString());
         }
     }

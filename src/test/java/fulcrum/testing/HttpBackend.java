@@ -39,6 +39,7 @@ public final class HttpBackend implements AutoCloseable {
     private volatile int healthStatus = 200;
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger healthChecks = new AtomicInteger();
+    private final AtomicInteger cut = new AtomicInteger();
     private final List<Map<String, List<String>>> headers = new CopyOnWriteArrayList<>();
     private final Map<String, Integer> hits = new ConcurrentHashMap<>();
 
@@ -92,6 +93,14 @@ public final class HttpBackend implements AutoCloseable {
 
     public int healthChecks() {
         return healthChecks.get();
+    }
+
+    /**
+     * Plain responses other than health checks whose head went out but whose body did not, because
+     * {@link #stop()} closed the connection in between: a client may see them cut short.
+     */
+    public int cutResponses() {
+        return cut.get();
     }
 
     /** Request headers of every non-health request, in order. */
@@ -217,7 +226,7 @@ public final class HttpBackend implements AutoCloseable {
         hits.merge(ex.getRequestURI().getPath(), 1, Integer::sum);
     }
 
-    private static void respond(HttpExchange ex, int status, String body) throws IOException {
+    private void respond(HttpExchange ex, int status, String body) throws IOException {
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "text/plain");
         if (status == 204 || status == 304) {
@@ -227,6 +236,11 @@ public final class HttpBackend implements AutoCloseable {
         ex.sendResponseHeaders(status, b.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(b);
+        } catch (IOException e) {
+            if (!ex.getRequestURI().getPath().equals("/health")) {
+                cut.incrementAndGet();
+            }
+            throw e;
         }
     }
 }
