@@ -37,6 +37,8 @@ final class H2ProbeHandler extends ProbeHandler {
     private final boolean grpc;
     /** The final (non-1xx) :status, or -1 before it. */
     private int status = -1;
+    /** When the request went with its grpc-timeout (gRPC only). */
+    private long sentNanos;
     /** What the health service answered (standard health check only), released in handlerRemoved. */
     private ByteBuf answer;
 
@@ -82,6 +84,7 @@ final class H2ProbeHandler extends ProbeHandler {
          .set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS)
          // So that the target gives up on the call when the probe does (at most 8 digits).
          .set(GRPC_TIMEOUT, Math.min(hc.timeout().toMillis(), 99_999_999L) + "m");
+        sentNanos = System.nanoTime();
         ctx.write(new DefaultHttp2HeadersFrame(h, false));
         if (hc.grpcHealthService()) {
             answer = ctx.alloc().buffer(64);
@@ -103,7 +106,13 @@ final class H2ProbeHandler extends ProbeHandler {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof Http2ResetFrame f) {
             Http2Error e = Http2Error.valueOf(f.errorCode());
-            done(ProbeResult.failed("stream reset: " + (e == null ? "error " + f.errorCode() : e.name())));
+            if (grpc && e == Http2Error.CANCEL && System.nanoTime() - sentNanos >= hc.timeout().toNanos()) {
+                // The target ending the call at the deadline it was sent (its clock started later than
+                // ours, so this is never early): the probe's own timeout, which it can beat by a hair.
+                done(ProbeResult.timeout(hc.timeout()));
+            } else {
+                done(ProbeResult.failed("stream reset: " + (e == null ? "error " + f.errorCode() : e.name())));
+            }
         }
         ctx.fireUserEventTriggered(evt);
     }

@@ -9,8 +9,12 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.util.concurrent.Promise;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -156,6 +160,28 @@ class GrpcProbeTest {
             assertEquals(ProbeResult.failed("stream reset: REFUSED_STREAM"), probe(settings("grpc", ""), s.port()));
             assertEquals(ProbeResult.failed("stream reset: REFUSED_STREAM"), probe(settings("http2", ""), s.port()));
         }
+    }
+
+    @Test
+    void aCancelFromTheTargetAtTheDeadlineItWasSentIsATimeout() throws Exception {
+        // The target ends the call when the grpc-timeout it was sent runs out, which can reach the
+        // probe just ahead of the probe's own timer: that is the timeout, not a failure of its own.
+        HealthCheckSettings hc = settings("grpc", "timeout = 100ms");
+        assertEquals(ProbeResult.failed("timeout after 100ms"), resetAfter(hc, 150));
+        // Earlier than the deadline, a cancel is the target's own doing.
+        assertEquals(ProbeResult.failed("stream reset: CANCEL"), resetAfter(hc, 0));
+    }
+
+    private static ProbeResult resetAfter(HealthCheckSettings hc, long ms) throws Exception {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        Promise<ProbeResult> result = ch.eventLoop().newPromise();
+        ch.pipeline().addLast(new H2ProbeHandler(result, hc, "127.0.0.1:1"));
+        ch.pipeline().fireChannelActive();
+        Thread.sleep(ms);
+        ch.pipeline().fireUserEventTriggered(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        ch.finishAndReleaseAll();
+        assertTrue(result.isDone());
+        return result.getNow();
     }
 
     @Test
