@@ -128,6 +128,12 @@ final class BackendHandler extends ChannelInboundHandlerAdapter implements Backe
         this.codec = (BackendCodec) ctx.pipeline().get(BackendPool.CODEC);
     }
 
+    /** The channel is gone (its pipeline torn down), whether or not it ever became active. */
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        pool.removed(this);
+    }
+
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         target.connectionOpened();

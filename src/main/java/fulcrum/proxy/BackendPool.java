@@ -100,8 +100,8 @@ public final class BackendPool {
             removed(handler); // no socket was made (out of descriptors): nothing will ever close
             return f;
         }
-        // A connection that never became active gets no channelInactive: forget it when it closes.
-        f.channel().closeFuture().addListener(cf -> removed(handler));
+        // A connection that never became active gets no channelInactive: BackendHandler.handlerRemoved
+        // forgets it (a close listener here would hold a closure for each connection's whole life).
         return f;
     }
 
@@ -274,6 +274,12 @@ public final class BackendPool {
             });
         }
         return out;
+    }
+
+    /** Connections to {@code target} leased or being opened (tunnels included). */
+    int busy(Target target) {
+        Conns c = conns.get(target);
+        return c == null ? 0 : c.busy.size();
     }
 
     private Conns conns(Target t) {

@@ -8,8 +8,12 @@ import io.netty.buffer.ByteBuf;
  * balancer's own can be put between two frames. Frames are never decoded or copied.
  */
 final class FrameBoundaries {
-    private final byte[] head = new byte[14];
+    /** Header bytes of the current frame seen so far; 0 between frames. */
     private int headLength;
+    /** The header's second byte: the mask bit and the 7-bit length. */
+    private int second;
+    /** The 16- or 64-bit extended length as far as its bytes have come (fields, not an array: less heap per tunnel). */
+    private long extended;
     private long payloadLeft;
     /** A length no frame can have (the 64-bit length's top bit set): boundaries are unknown from here. */
     private boolean lost;
@@ -29,36 +33,25 @@ final class FrameBoundaries {
                 i += n;
                 continue;
             }
-            head[headLength++] = buf.getByte(i++);
-            int need = headerLength();
-            if (need > 0 && headLength == need) {
-                payloadLeft = payloadLength();
+            int b = buf.getByte(i++) & 0xff;
+            headLength++;
+            if (headLength == 2) {
+                second = b;
+            } else if (headLength > 2 && headLength <= 2 + extendedBytes()) {
+                extended = (extended << 8) | b;
+            }
+            if (headLength >= 2 && headLength == 2 + extendedBytes() + ((second & 0x80) != 0 ? 4 : 0)) {
+                int len7 = second & 0x7f;
+                payloadLeft = len7 < 126 ? len7 : extended;
                 headLength = 0;
+                extended = 0;
                 lost = payloadLeft < 0;
             }
         }
     }
 
-    private int headerLength() {
-        if (headLength < 2) {
-            return -1;
-        }
-        int len7 = head[1] & 0x7f;
-        int extended = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-        int mask = (head[1] & 0x80) != 0 ? 4 : 0;
-        return 2 + extended + mask;
-    }
-
-    private long payloadLength() {
-        int len7 = head[1] & 0x7f;
-        if (len7 < 126) {
-            return len7;
-        }
-        int n = len7 == 126 ? 2 : 8;
-        long v = 0;
-        for (int k = 0; k < n; k++) {
-            v = (v << 8) | (head[2 + k] & 0xff);
-        }
-        return v;
+    private int extendedBytes() {
+        int len7 = second & 0x7f;
+        return len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
     }
 }

@@ -93,6 +93,7 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
     /**
      * One response timer per connection, armed when an exchange starts waiting and none is
      * pending: back-to-back exchanges share it instead of scheduling and cancelling one each.
+     * Null once the connection is a tunnel.
      */
     private ResponseTimer responseTimer;
 
@@ -139,7 +140,9 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         if (idleSweep != null) {
             idleSweep.remove(this);
         }
-        responseTimer.cancel();
+        if (responseTimer != null) {
+            responseTimer.cancel();
+        }
         releasePending();
         if (tunnel != null) {
             tunnel.clientClosed();
@@ -676,11 +679,12 @@ final class FrontendHandler extends ChannelInboundHandlerAdapter implements Clie
         releasePending();
         pending = null;
         responseTimer.cancel(); // a tunnel has no response to wait for
+        responseTimer = null;
         tunnel = Tunnel.start(e, b, this, listener, remote());
         // Removing the codecs hands any bytes they had buffered to the handlers behind them, now the tunnel's.
         ctx.pipeline().remove(ENCODER);
         ctx.pipeline().remove(DECODER);
-        // Nothing uses them again; dropped, they cost an idle tunnel no heap.
+        // Nothing uses them (or the response timer) again; dropped, they cost an idle tunnel no heap.
         encoder = null;
         decoder = null;
         clientText = null;

@@ -5,10 +5,15 @@ import fulcrum.testing.FulcrumFixture;
 import fulcrum.testing.HttpBackend;
 import fulcrum.testing.RawClient;
 import fulcrum.testing.WsEchoBackend;
+import io.netty.channel.EventLoop;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
@@ -52,6 +57,35 @@ class ConnectionLifetimeTest {
             assertTrue(ms >= 900, "closed after " + ms + " ms, before the 1 s idle timeout");
             busy.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
             assertEquals(200, busy.read().status(), "the busy connection is still open");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io-uring", "epoll", "nio"})
+    void connectionsThatNeverOpenedLeaveNothingInThePool(String transport) throws Exception {
+        int refused;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            refused = s.getLocalPort(); // closed again: connecting to it is refused
+        }
+        try (FulcrumFixture lb = FulcrumFixture.start(
+                "fulcrum { io-threads = 1, shutdown-grace = 1s, transport = " + transport + "\n"
+                + "listeners = [{ name = t, bind = \"127.0.0.1:0\", default-target-group = app }]\n"
+                + "target-groups.app { targets = [\"127.0.0.1:" + refused + "\"], health-check.enabled = false } }");
+             RawClient c = new RawClient(lb.port())) {
+            for (int i = 0; i < 5; i++) {
+                c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+                assertEquals(503, c.read().status(), "request " + i); // the only target refused
+            }
+            // A refused connect never becomes active (no channelInactive): the pool forgets it as it closes.
+            EventLoop loop = lb.balancer().loops().next();
+            Target target = lb.balancer().targetGroups().get("app").snapshot().all().get(0);
+            long deadline = System.nanoTime() + 3_000_000_000L;
+            int busy;
+            while ((busy = loop.submit(() -> lb.balancer().pools().forLoop(loop).busy(target)).get()) > 0
+                   && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(0, busy, "connections left in the pool");
         }
     }
 

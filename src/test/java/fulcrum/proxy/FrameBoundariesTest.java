@@ -50,6 +50,24 @@ class FrameBoundariesTest {
     }
 
     @Test
+    void headerSplitAcrossReadsByteByByte() {
+        FrameBoundaries f = new FrameBoundaries();
+        // Masked, 16-bit length 258 (0x0102): each header byte arrives alone.
+        for (int b : new int[] {0x82, 0x80 | 126, 0x01, 0x02, 1, 2, 3}) {
+            assertFalse(feed(f, b));
+        }
+        assertFalse(feed(f, 4)); // the last mask byte: the payload follows
+        ByteBuf p = Unpooled.buffer().writeZero(257);
+        f.feed(p);
+        p.release();
+        assertFalse(f.atBoundary());
+        assertTrue(feed(f, 0));
+        // The next frame's 7-bit length is read afresh, not from the last frame's extended length.
+        assertFalse(feed(f, 0x81, 0x01));
+        assertTrue(feed(f, 'x'));
+    }
+
+    @Test
     void impossibleLengthLosesTrack() {
         FrameBoundaries f = new FrameBoundaries();
         assertFalse(feed(f, 0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0));
