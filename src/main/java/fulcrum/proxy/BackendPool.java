@@ -213,9 +213,7 @@ public final class BackendPool {
 
     /** Forgets a connection that closed. */
     void removed(BackendHandler b) {
-        if (b.poolList != null) {
-            b.poolList.remove(b);
-        }
+        HandlerList.leave(b);
     }
 
     /** Closes every connection of this pool, to every target; the futures complete when each has closed. */

@@ -18,9 +18,7 @@ final class HandlerList {
 
     /** Puts {@code b} first, taking it out of the list it was in (a list never holds one twice). */
     void addFirst(BackendHandler b) {
-        if (b.poolList != null) {
-            b.poolList.remove(b);
-        }
+        leave(b);
         b.poolList = this;
         b.poolPrev = null;
         b.poolNext = head;
@@ -57,6 +55,13 @@ final class HandlerList {
         b.poolPrev = null;
         b.poolNext = null;
         size--;
+    }
+
+    /** Takes {@code b} out of whichever list it is in, if any. */
+    static void leave(BackendHandler b) {
+        if (b.poolList != null) {
+            b.poolList.remove(b);
+        }
     }
 
     /** Each handler from the most recent; {@code action} may remove the one it is given. */

@@ -119,10 +119,10 @@ final class FulcrumProcess implements AutoCloseable {
         return process;
     }
 
-    /** CPU time (user + system) the process has used so far, from /proc, in milliseconds. */
     /**
-     * CPU time of the process's threads but the JIT compilers': a JVM started seconds ago is still
-     * compiling (more so on a loaded machine), which says nothing of what Fulcrum's code does.
+     * CPU time (user + system) the process's threads have used so far, from /proc, in
+     * milliseconds, the JIT compilers' left out: a JVM started seconds ago is still compiling
+     * (more so on a loaded machine), which says nothing of what Fulcrum's code does.
      */
     long cpuMillis() throws IOException {
         long ticks = 0;
