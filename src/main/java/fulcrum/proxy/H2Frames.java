@@ -11,7 +11,20 @@ import java.util.function.BiConsumer;
 
 /** HTTP/1.1 body pieces as HTTP/2 frames: a response to a client's stream, a request to a target's. */
 final class H2Frames {
+    /** An HTTP/2 frame's header: length (24 bits), type, flags, stream id (RFC 9113 4.1). */
+    static final int HEADER_LENGTH = 9;
+    private static final int TYPE_DATA = 0x0;
+    private static final int FLAG_END_STREAM = 0x1;
+
     private H2Frames() {
+    }
+
+    /** Writes the header of a DATA frame of {@code length} bytes, without padding. */
+    static void writeDataHeader(ByteBuf out, int length, boolean endStream, int streamId) {
+        out.writeMedium(length);
+        out.writeByte(TYPE_DATA);
+        out.writeByte(endStream ? FLAG_END_STREAM : 0);
+        out.writeInt(streamId);
     }
 
     /** Where a stream's DATA and trailing HEADERS go. */
