@@ -44,6 +44,8 @@ import java.util.ArrayList;
  */
 final class H2Connection extends Http2ConnectionHandler {
     private static final Logger log = LoggerFactory.getLogger(H2Connection.class);
+    /** DATA up to this size is copied behind its frame header into one buffer. */
+    private static final int SMALL_DATA = 1024;
     private final FrontendHandler frontend;
     private final ListenerContext listener;
     private final Http2Connection.PropertyKey streamKey;
@@ -70,8 +72,6 @@ final class H2Connection extends Http2ConnectionHandler {
     private final ArrayList<H2Stream> readStreams = new ArrayList<>();
     /** Streams told they cannot take more response; see {@link #waitsForWindow}. */
     private final ArrayList<H2Stream> waiting = new ArrayList<>();
-    /** DATA up to this size is copied behind its frame header into one buffer. */
-    private static final int SMALL_DATA = 1024;
 
     /** The codec of a client connection, with the listener's limits and the attack guards. */
     static H2Connection forClients(H2Settings s, FrontendHandler frontend, ListenerContext listener) {
@@ -296,7 +296,7 @@ final class H2Connection extends Http2ConnectionHandler {
      * the stream's and the connection's windows, with nothing of the stream queued before it.
      * Netty's encoder queues every DATA frame in its flow controller and writes it at the next
      * flush with a promise per frame piece (the frame's header and payload each, aggregated, then
-     * each re-aggregated by the TLS handler): about a tenth of the CPU of a small HTTP/2 response.
+     * each re-aggregated by the TLS handler): ~6 % of a small response's CPU (docs/benchmarks.md).
      * Here the windows are spent as the flow controller spends them, and the frame goes out with
      * no promise, but the one whose completion closes the stream (as the encoder does, so the
      * stream, and a graceful shutdown waiting on it, end only once the frame has been written).
