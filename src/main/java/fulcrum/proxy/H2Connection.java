@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -308,28 +309,27 @@ final class H2Connection extends Http2ConnectionHandler {
         if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE) {
             return false; // the encoder fails it
         }
-        Http2RemoteFlowController flow = connection().remote().flowController();
-        Http2Stream connectionStream = connection().connectionStream();
         int n = data.readableBytes();
-        if (n > encoder().configuration().frameSizePolicy().maxFrameSize() || flow.hasFlowControlled(stream)
-            || n > flow.windowSize(stream) || n > flow.windowSize(connectionStream)) {
+        if (n > encoder().configuration().frameSizePolicy().maxFrameSize() || !goesOutNow(stream, n)) {
             return false;
         }
+        Http2RemoteFlowController flow = connection().remote().flowController();
         try {
             flow.incrementWindowSize(stream, -n);
-            flow.incrementWindowSize(connectionStream, -n);
+            flow.incrementWindowSize(connection().connectionStream(), -n);
         } catch (Http2Exception e) {
+            data.release();
             throw new IllegalStateException("spending " + n + " bytes of window", e); // only adding can overflow
         }
         ByteBuf frame;
         if (n <= SMALL_DATA) {
             // One buffer for header and payload: the TLS handler would copy them together anyway.
-            frame = ctx.alloc().ioBuffer(H2Frames.HEADER_LENGTH + n);
+            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + n);
             H2Frames.writeDataHeader(frame, n, endStream, stream.id());
             frame.writeBytes(data);
             data.release();
         } else {
-            frame = ctx.alloc().ioBuffer(H2Frames.HEADER_LENGTH);
+            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH);
             H2Frames.writeDataHeader(frame, n, endStream, stream.id());
             ctx.write(frame, quiet);
             frame = data;
@@ -427,9 +427,14 @@ final class H2Connection extends Http2ConnectionHandler {
      * for it, or its window or the connection's is spent.
      */
     boolean dataWaits(Http2Stream stream) {
+        return !goesOutNow(stream, 1);
+    }
+
+    /** Whether {@code bytes} of DATA on {@code stream} go out now: nothing of it queued, both windows hold them. */
+    private boolean goesOutNow(Http2Stream stream, int bytes) {
         Http2RemoteFlowController flow = connection().remote().flowController();
-        return flow.hasFlowControlled(stream) || flow.windowSize(stream) <= 0
-               || flow.windowSize(connection().connectionStream()) <= 0;
+        return !flow.hasFlowControlled(stream) && bytes <= flow.windowSize(stream)
+               && bytes <= flow.windowSize(connection().connectionStream());
     }
 
     /** GOAWAY (NO_ERROR, the last stream taken) now, whatever the open streams do. */

@@ -5,25 +5,25 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Flags;
+import io.netty.handler.codec.http2.Http2FrameTypes;
 import io.netty.handler.codec.http2.Http2Headers;
 
 import java.util.function.BiConsumer;
 
 /** HTTP/1.1 body pieces as HTTP/2 frames: a response to a client's stream, a request to a target's. */
 final class H2Frames {
-    /** An HTTP/2 frame's header: length (24 bits), type, flags, stream id (RFC 9113 4.1). */
-    static final int HEADER_LENGTH = 9;
-    private static final int TYPE_DATA = 0x0;
-    private static final int FLAG_END_STREAM = 0x1;
-
     private H2Frames() {
     }
 
-    /** Writes the header of a DATA frame of {@code length} bytes, without padding. */
+    /**
+     * Writes the header of a DATA frame of {@code length} bytes, without padding (RFC 9113 4.1;
+     * Netty's {@code Http2CodecUtil.writeFrameHeader} would take a flags object per frame).
+     */
     static void writeDataHeader(ByteBuf out, int length, boolean endStream, int streamId) {
         out.writeMedium(length);
-        out.writeByte(TYPE_DATA);
-        out.writeByte(endStream ? FLAG_END_STREAM : 0);
+        out.writeByte(Http2FrameTypes.DATA);
+        out.writeByte(endStream ? Http2Flags.END_STREAM : 0);
         out.writeInt(streamId);
     }
 
