@@ -4,7 +4,9 @@ import fulcrum.config.H2Settings;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.VoidChannelPromise;
 import io.netty.channel.uring.IoUringSocketChannel;
@@ -39,9 +41,9 @@ import java.util.ArrayList;
  * {@link H2Stream} per stream. A stream costs no channel, pipeline or frame objects of its own:
  * its HEADERS and DATA go straight to its H2Stream, its response straight to the encoder.
  *
- * <p>On epoll and NIO, responses that complete outside a read of this connection (a target
- * answered) are flushed once per turn of the event loop, not once each: many streams' responses
- * share a TLS record and a write syscall.
+ * <p>Many streams' responses share a TLS record and a write, not one each: on epoll and NIO,
+ * responses that complete outside a read of this connection (a target answered) are flushed once
+ * per turn of the event loop; on io_uring, a flush waits while the previous one is being written.
  */
 final class H2Connection extends Http2ConnectionHandler {
     private static final Logger log = LoggerFactory.getLogger(H2Connection.class);
@@ -60,11 +62,22 @@ final class H2Connection extends Http2ConnectionHandler {
     private boolean inRead;
     /**
      * Flushes outside a read wait for the end of the loop's turn: on epoll and NIO each flush is
-     * a write syscall. On io_uring a flush only queues a write, and one is in flight per socket
-     * at a time, so writes batch by themselves and deferring costs more than it saves (measured
-     * side by side: ~3 µs per h2 request either way, docs/benchmarks.md).
+     * a write syscall. Not on io_uring, where a flush only queues a write: waiting for the turn's
+     * end there left Fulcrum idle 8 % of the time under h2load, 0.76 of HAProxy's requests
+     * (docs/benchmarks.md, session 12).
      */
     private boolean deferFlush;
+    /**
+     * io_uring: a flush waits while the bytes of the previous one are being written, and goes
+     * when they are. Each flush is a TLS record, and a client's OpenSSL reads each record with
+     * two reads (header, then body): flushed one response each, h2load made 2.1 reads per
+     * request against HAProxy's 0.25. Responses that complete meanwhile now share the next
+     * record, where before each had its own, queued behind the write in flight anyway.
+     */
+    private boolean holdWhileSending;
+    /** The bytes of the last flush are being written; see {@link #holdWhileSending}. */
+    private boolean sending;
+    private final ChannelFutureListener sent = this::sent;
     /** A flush is asked for and not yet done. */
     private boolean flushWanted;
     private boolean flushScheduled;
@@ -156,7 +169,8 @@ final class H2Connection extends Http2ConnectionHandler {
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
         this.quiet = new VoidChannelPromise(ctx.channel(), false);
-        this.deferFlush = !(ctx.channel() instanceof IoUringSocketChannel);
+        this.holdWhileSending = ctx.channel() instanceof IoUringSocketChannel;
+        this.deferFlush = !holdWhileSending;
         super.handlerAdded(ctx);
     }
 
@@ -381,6 +395,35 @@ final class H2Connection extends Http2ConnectionHandler {
         if (!flushScheduled) {
             flushScheduled = true;
             ctx.executor().execute(scheduledFlush);
+        }
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        if (!holdWhileSending) {
+            super.flush(ctx);
+            return;
+        }
+        if (sending) {
+            flushWanted = true;
+            return;
+        }
+        ChannelOutboundBuffer out = ctx.channel().unsafe().outboundBuffer();
+        if (out != null && out.totalPendingWriteBytes() > 0) {
+            // An empty write at the end of what is pending: its promise says when the socket took it.
+            sending = true;
+            ctx.write(Unpooled.EMPTY_BUFFER, ctx.newPromise().addListener(sent));
+        }
+        super.flush(ctx);
+    }
+
+    private void sent(ChannelFuture f) {
+        sending = false;
+        // A failed write means the connection is going: no flush after it, which could fail at once again.
+        if (f.isSuccess() && flushWanted && !inRead) {
+            flushWanted = false;
+            flush(ctx);
+            recheckWaiting();
         }
     }
 
