@@ -484,7 +484,7 @@ final class H2Connection extends Http2ConnectionHandler {
     void goAwayNow() {
         goAway(ctx, connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
                ctx.newPromise());
-        flush(ctx);
+        super.flush(ctx); // not held behind a write in flight: the connection closes next
     }
 
     String id(Http2Stream stream) {
