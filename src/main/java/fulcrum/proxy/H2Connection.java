@@ -61,18 +61,12 @@ final class H2Connection extends Http2ConnectionHandler {
     /** Reading the client: a flush waits for the read's end. */
     private boolean inRead;
     /**
-     * Flushes outside a read wait for the end of the loop's turn: on epoll and NIO each flush is
-     * a write syscall. Not on io_uring, where a flush only queues a write: waiting for the turn's
-     * end there left Fulcrum idle 8 % of the time under h2load, 0.76 of HAProxy's requests
-     * (docs/benchmarks.md, session 12).
-     */
-    private boolean deferFlush;
-    /**
      * io_uring: a flush waits while the bytes of the previous one are being written, and goes
-     * when they are. Each flush is a TLS record, and a client's OpenSSL reads each record with
-     * two reads (header, then body): flushed one response each, h2load made 2.1 reads per
-     * request against HAProxy's 0.25. Responses that complete meanwhile now share the next
-     * record, where before each had its own, queued behind the write in flight anyway.
+     * when they are, so the responses that complete meanwhile share one TLS record (a client's
+     * OpenSSL reads each record twice, header then body: one record per response cost h2load
+     * 2.1 reads per request against HAProxy's 0.25). Elsewhere (epoll, NIO), where each flush is
+     * a write syscall, flushes outside a read wait for the end of the loop's turn instead; on
+     * io_uring that left Fulcrum idle 8 % of the time under h2load (docs/benchmarks.md, session 12).
      */
     private boolean holdWhileSending;
     /** The bytes of the last flush are being written; see {@link #holdWhileSending}. */
@@ -170,7 +164,6 @@ final class H2Connection extends Http2ConnectionHandler {
         this.ctx = ctx;
         this.quiet = new VoidChannelPromise(ctx.channel(), false);
         this.holdWhileSending = ctx.channel() instanceof IoUringSocketChannel;
-        this.deferFlush = !holdWhileSending;
         super.handlerAdded(ctx);
     }
 
@@ -327,24 +320,29 @@ final class H2Connection extends Http2ConnectionHandler {
         if (n > encoder().configuration().frameSizePolicy().maxFrameSize() || !goesOutNow(stream, n)) {
             return false;
         }
+        // One buffer for header and payload when small: the TLS handler would copy them together anyway.
+        boolean small = n <= SMALL_DATA;
+        ByteBuf frame;
+        try {
+            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + (small ? n : 0));
+        } catch (Throwable t) {
+            data.release();
+            throw t;
+        }
         Http2RemoteFlowController flow = connection().remote().flowController();
         try {
             flow.incrementWindowSize(stream, -n);
             flow.incrementWindowSize(connection().connectionStream(), -n);
         } catch (Http2Exception e) {
+            frame.release();
             data.release();
             throw new IllegalStateException("spending " + n + " bytes of window", e); // only adding can overflow
         }
-        ByteBuf frame;
-        if (n <= SMALL_DATA) {
-            // One buffer for header and payload: the TLS handler would copy them together anyway.
-            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + n);
-            H2Frames.writeDataHeader(frame, n, endStream, stream.id());
+        H2Frames.writeDataHeader(frame, n, endStream, stream.id());
+        if (small) {
             frame.writeBytes(data);
             data.release();
         } else {
-            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH);
-            H2Frames.writeDataHeader(frame, n, endStream, stream.id());
             ctx.write(frame, quiet);
             frame = data;
         }
@@ -378,15 +376,16 @@ final class H2Connection extends Http2ConnectionHandler {
     }
 
     /**
-     * Sends what streams wrote: at the end of the current read if one is under way, else once
-     * this turn of the event loop is done with its I/O, together with other streams' writes.
+     * Sends what streams wrote: at the end of the current read if one is under way, else (with
+     * other streams' writes) once the write in flight is done on io_uring, or once this turn of
+     * the event loop is done with its I/O elsewhere.
      */
     void flush() {
         if (inRead) {
             flushWanted = true;
             return;
         }
-        if (!deferFlush) {
+        if (holdWhileSending) {
             flush(ctx);
             recheckWaiting();
             return;
@@ -419,16 +418,19 @@ final class H2Connection extends Http2ConnectionHandler {
 
     private void sent(ChannelFuture f) {
         sending = false;
-        // A failed write means the connection is going: no flush after it, which could fail at once again.
-        if (f.isSuccess() && flushWanted && !inRead) {
-            flushWanted = false;
-            flush(ctx);
-            recheckWaiting();
+        // A failed write means the connection is going: no flush after it, which could fail at once
+        // again. In a read, the read's end flushes.
+        if (f.isSuccess() && !inRead) {
+            flushIfWanted();
         }
     }
 
     private void scheduledFlush() {
         flushScheduled = false;
+        flushIfWanted();
+    }
+
+    private void flushIfWanted() {
         if (flushWanted) {
             flushWanted = false;
             flush(ctx); // the flow controller's pending DATA, then the socket
