@@ -10,6 +10,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.VoidChannelPromise;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
@@ -24,6 +25,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2LocalFlowController;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -49,6 +51,8 @@ final class H2Connection extends Http2ConnectionHandler {
     private static final Logger log = LoggerFactory.getLogger(H2Connection.class);
     /** DATA up to this size is copied behind its frame header into one buffer. */
     private static final int SMALL_DATA = 1024;
+    /** Room first taken for a response's HEADERS frame; a response's fields are ~5 bytes once HPACK's table holds them. */
+    private static final int HEADERS_ESTIMATE = 256;
     private final FrontendHandler frontend;
     private final ListenerContext listener;
     private final Http2Connection.PropertyKey streamKey;
@@ -58,6 +62,11 @@ final class H2Connection extends Http2ConnectionHandler {
      * which Netty's encoder settles; it must not reach the connection's exception handling.
      */
     private ChannelPromise quiet;
+    /** A response's HEADERS waiting for the DATA that follows them; see {@link #writeHeaders(Http2Stream, Http2Headers, boolean, int)}. */
+    private ByteBuf heldHeaders;
+    private Http2Stream heldFor;
+    /** The encoder's HPACK encoder, its table shared with the frames the encoder writes; null if not reachable. */
+    private Http2HeadersEncoder hpack;
     /** Reading the client: a flush waits for the read's end. */
     private boolean inRead;
     /**
@@ -164,7 +173,19 @@ final class H2Connection extends Http2ConnectionHandler {
         this.ctx = ctx;
         this.quiet = new VoidChannelPromise(ctx.channel(), false);
         this.holdWhileSending = ctx.channel() instanceof IoUringSocketChannel;
+        // Netty's frame writer configures headers through its HPACK encoder, which is its own configuration.
+        this.hpack = encoder().configuration().headersConfiguration() instanceof Http2HeadersEncoder e ? e : null;
         super.handlerAdded(ctx);
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) throws Exception {
+        if (heldHeaders != null) {
+            heldHeaders.release();
+            heldHeaders = null;
+            heldFor = null;
+        }
+        super.handlerRemoved0(ctx);
     }
 
     /** The stream's handler, created with its first HEADERS. */
@@ -286,15 +307,91 @@ final class H2Connection extends Http2ConnectionHandler {
     }
 
     void writeHeaders(Http2Stream stream, Http2Headers headers, boolean endStream) {
-        encoder().writeHeaders(ctx, stream.id(), headers, 0, endStream, quiet);
+        writeHeaders(stream, headers, endStream, -1);
+    }
+
+    /**
+     * Writes a response's HEADERS, which may wait for the stream's first DATA to share its buffer
+     * (see {@link #sendNow}) when {@code dataFollows} (the DATA expected: 0 if not known, -1 for none)
+     * is small. They wait at most until the next write or flush of this connection: the target's
+     * read that brought the head ends with a flush.
+     */
+    void writeHeaders(Http2Stream stream, Http2Headers headers, boolean endStream, int dataFollows) {
+        writeHeldHeaders();
+        if (!sendHeadersNow(stream, headers, endStream, dataFollows)) {
+            encoder().writeHeaders(ctx, stream.id(), headers, 0, endStream, quiet);
+        }
+    }
+
+    /** Writes HEADERS held for the DATA that was to follow them, if that DATA did not take them. */
+    private void writeHeldHeaders() {
+        if (heldHeaders != null) {
+            ByteBuf h = heldHeaders;
+            heldHeaders = null;
+            heldFor = null;
+            ctx.write(h, quiet);
+        }
+    }
+
+    /**
+     * Writes a response's HEADERS as Netty's encoder would, with the encoder's own HPACK state, as
+     * one buffer with no promise (but the one that closes the stream, as in {@link #sendNow}). The
+     * encoder makes a real promise of the caller's, a header-block buffer, a slice of it and a
+     * frame-header buffer, each written with a promise aggregated into that one: 12 % of the Java
+     * time of a small response (docs/benchmarks.md). Informational responses and trailers, which
+     * the encoder checks against what the stream sent, go through it.
+     *
+     * @return whether the HEADERS were handled; if not, nothing was done.
+     */
+    private boolean sendHeadersNow(Http2Stream stream, Http2Headers headers, boolean endStream, int dataFollows) {
+        Http2Stream.State state = stream.state();
+        if (hpack == null || stream.isHeadersSent()
+            || (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE)
+            || HttpStatusClass.valueOf(headers.status()) == HttpStatusClass.INFORMATIONAL) {
+            return false;
+        }
+        boolean hold = !endStream && dataFollows >= 0 && dataFollows <= SMALL_DATA;
+        ByteBuf frame = ctx.alloc().ioBuffer(
+                HEADERS_ESTIMATE + (hold ? Http2CodecUtil.FRAME_HEADER_LENGTH + dataFollows : 0));
+        frame.writerIndex(Http2CodecUtil.FRAME_HEADER_LENGTH);
+        try {
+            hpack.encodeHeaders(stream.id(), headers, frame);
+        } catch (Http2Exception e) {
+            // Too large for the client's header list limit (checked before the table changes): the
+            // stream is reset, as the encoder does; anything else is a connection error.
+            frame.release();
+            onError(ctx, true, e);
+            return true;
+        } catch (Throwable t) {
+            frame.release();
+            throw t;
+        }
+        frame = H2Frames.headersFrames(ctx.alloc(), frame, encoder().configuration().frameSizePolicy().maxFrameSize(),
+                                       endStream, stream.id());
+        stream.headersSent(false);
+        if (hold) {
+            heldHeaders = frame;
+            heldFor = stream;
+            return true;
+        }
+        if (!endStream) {
+            ctx.write(frame, quiet);
+            return true;
+        }
+        ChannelPromise written = ctx.newPromise();
+        ctx.write(frame, written);
+        closeStreamLocal(stream, written);
+        return true;
     }
 
     ChannelFuture writeData(Http2Stream stream, ByteBuf data, boolean endStream) {
+        writeHeldHeaders();
         return encoder().writeData(ctx, stream.id(), data, 0, endStream, ctx.newPromise());
     }
 
     void writeDataVoid(Http2Stream stream, ByteBuf data, boolean endStream) {
         if (!sendNow(stream, data, endStream)) {
+            writeHeldHeaders();
             encoder().writeData(ctx, stream.id(), data, 0, endStream, quiet);
         }
     }
@@ -320,11 +417,21 @@ final class H2Connection extends Http2ConnectionHandler {
         if (n > encoder().configuration().frameSizePolicy().maxFrameSize() || !goesOutNow(stream, n)) {
             return false;
         }
-        // One buffer for header and payload when small: the TLS handler would copy them together anyway.
+        // One buffer for header and payload when small, behind the stream's HEADERS when they wait
+        // for it: the TLS handler would copy them together anyway.
         boolean small = n <= SMALL_DATA;
-        ByteBuf frame;
+        ByteBuf frame = null;
+        if (small && heldFor == stream) {
+            frame = heldHeaders;
+            heldHeaders = null;
+            heldFor = null;
+        } else {
+            writeHeldHeaders();
+        }
         try {
-            frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + (small ? n : 0));
+            if (frame == null) {
+                frame = ctx.alloc().ioBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + (small ? n : 0));
+            }
         } catch (Throwable t) {
             data.release();
             throw t;
@@ -357,6 +464,7 @@ final class H2Connection extends Http2ConnectionHandler {
     }
 
     void reset(Http2Stream stream, Http2Error error) {
+        writeHeldHeaders();
         resetStream(ctx, stream.id(), error.code(), quiet);
     }
 
@@ -381,6 +489,7 @@ final class H2Connection extends Http2ConnectionHandler {
      * the event loop is done with its I/O elsewhere.
      */
     void flush() {
+        writeHeldHeaders(); // now, not at the flush: nothing of Netty's may get ahead of them
         if (inRead) {
             flushWanted = true;
             return;
@@ -399,6 +508,7 @@ final class H2Connection extends Http2ConnectionHandler {
 
     @Override
     public void flush(ChannelHandlerContext ctx) {
+        writeHeldHeaders();
         if (!holdWhileSending) {
             super.flush(ctx);
             return;
@@ -484,6 +594,7 @@ final class H2Connection extends Http2ConnectionHandler {
 
     /** GOAWAY (NO_ERROR, the last stream taken) now, whatever the open streams do. */
     void goAwayNow() {
+        writeHeldHeaders();
         goAway(ctx, connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
                ctx.newPromise());
         super.flush(ctx); // not held behind a write in flight: the connection closes next

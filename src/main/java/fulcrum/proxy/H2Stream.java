@@ -532,9 +532,12 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
                 res = ErrorResponses.of(alloc(), HttpResponseStatus.BAD_GATEWAY, false);
                 msg = res;
             }
-            writeHead(res);
-            if (msg instanceof HttpContent c) {
-                // A head that ended the stream (HEAD, or an empty full response) leaves no DATA to send.
+            HttpContent c = msg instanceof HttpContent hc ? hc : null;
+            // A small body's first DATA may share the HEADERS' buffer (it comes next, in the same read of the target).
+            writeHead(res, c != null ? c.content().readableBytes()
+                                     : res.headers().getInt(HttpHeaderNames.CONTENT_LENGTH, 0));
+            if (c != null) {
+                // A head that ended the stream (HEAD, 204, an empty full response) leaves no DATA to send.
                 if (responseEnded) {
                     c.release();
                 } else {
@@ -550,7 +553,7 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
         ReferenceCountUtil.release(msg);
     }
 
-    private void writeHead(HttpResponse res) {
+    private void writeHead(HttpResponse res, int dataFollows) {
         int code = res.status().code();
         // The WebSocket's switch is a CONNECT's success: 200 (RFC 8441 5).
         boolean switched = webSocket && code == 101;
@@ -567,8 +570,9 @@ final class H2Stream implements ClientStream, Tunnel.ClientEnd, H2Frames.Sink {
         }
         informational = !switched && code >= 100 && code < 200;
         boolean empty = res instanceof FullHttpResponse f && !f.content().isReadable() && f.trailingHeaders().isEmpty();
-        boolean end = !switched && !informational && (empty || head);
-        h2.writeHeaders(stream, h, end);
+        // 204 and 304 never have content (RFC 9110 15.3.5, 15.4.5): their HEADERS end the stream.
+        boolean end = !switched && !informational && (empty || head || code == 204 || code == 304);
+        h2.writeHeaders(stream, h, end, switched || informational ? -1 : dataFollows);
         if (end) {
             responseEnded = true;
         }

@@ -8,6 +8,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
 import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameAdapter;
@@ -55,13 +56,17 @@ public final class H2Wire implements AutoCloseable {
     private final EmbeddedChannel ch = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
     private final ChannelHandlerContext ctx = ch.pipeline().firstContext();
     private final DefaultHttp2FrameWriter writer = new DefaultHttp2FrameWriter();
-    private final DefaultHttp2FrameReader reader = new DefaultHttp2FrameReader(false);
+    private final DefaultHttp2FrameReader reader;
     private final ByteBuf received = Unpooled.buffer();
     private final byte[] buf = new byte[65536];
     private boolean closedByPeer;
 
     /** Connects and sends the preface and {@code settings}. */
     public H2Wire(int port, Http2Settings settings) throws IOException {
+        // Decodes heads up to the limit the settings announce (Netty's default of 8 KiB without one).
+        Long listSize = settings.maxHeaderListSize();
+        reader = new DefaultHttp2FrameReader(listSize == null ? new DefaultHttp2HeadersDecoder(false)
+                                                              : new DefaultHttp2HeadersDecoder(false, listSize));
         socket = new Socket("127.0.0.1", port);
         socket.setSoTimeout(200);
         out = socket.getOutputStream();
