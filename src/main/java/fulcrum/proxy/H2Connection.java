@@ -10,7 +10,6 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.VoidChannelPromise;
 import io.netty.channel.uring.IoUringSocketChannel;
-import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
@@ -311,10 +310,12 @@ final class H2Connection extends Http2ConnectionHandler {
     }
 
     /**
-     * Writes a response's HEADERS, which may wait for the stream's first DATA to share its buffer
-     * (see {@link #sendNow}) when {@code dataFollows} (the DATA expected: 0 if not known, -1 for none)
-     * is small. They wait at most until the next write or flush of this connection: the target's
-     * read that brought the head ends with a flush.
+     * Writes a response's HEADERS. A final response's head ({@code dataFollows} >= 0: the DATA
+     * expected, 0 if not known) may wait for the stream's first DATA to share its buffer (see
+     * {@link #sendNow}) when that is small; it waits at most until the next write or flush of this
+     * connection (the target's read that brought the head ends with a flush). Informational heads
+     * and trailers ({@code dataFollows} -1) go through Netty's encoder, which checks them against
+     * what the stream sent.
      */
     void writeHeaders(Http2Stream stream, Http2Headers headers, boolean endStream, int dataFollows) {
         writeHeldHeaders();
@@ -338,19 +339,17 @@ final class H2Connection extends Http2ConnectionHandler {
      * one buffer with no promise (but the one that closes the stream, as in {@link #sendNow}). The
      * encoder makes a real promise of the caller's, a header-block buffer, a slice of it and a
      * frame-header buffer, each written with a promise aggregated into that one: 12 % of the Java
-     * time of a small response (docs/benchmarks.md). Informational responses and trailers, which
-     * the encoder checks against what the stream sent, go through it.
+     * time of a small response (docs/benchmarks.md).
      *
      * @return whether the HEADERS were handled; if not, nothing was done.
      */
     private boolean sendHeadersNow(Http2Stream stream, Http2Headers headers, boolean endStream, int dataFollows) {
         Http2Stream.State state = stream.state();
-        if (hpack == null || stream.isHeadersSent()
-            || (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE)
-            || HttpStatusClass.valueOf(headers.status()) == HttpStatusClass.INFORMATIONAL) {
+        if (dataFollows < 0 || hpack == null || stream.isHeadersSent()
+            || (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE)) {
             return false;
         }
-        boolean hold = !endStream && dataFollows >= 0 && dataFollows <= SMALL_DATA;
+        boolean hold = !endStream && dataFollows <= SMALL_DATA;
         ByteBuf frame = ctx.alloc().ioBuffer(
                 HEADERS_ESTIMATE + (hold ? Http2CodecUtil.FRAME_HEADER_LENGTH + dataFollows : 0));
         frame.writerIndex(Http2CodecUtil.FRAME_HEADER_LENGTH);
