@@ -336,10 +336,10 @@ final class H2Connection extends Http2ConnectionHandler {
 
     /**
      * Writes a response's HEADERS as Netty's encoder would, with the encoder's own HPACK state, as
-     * one buffer with no promise (but the one that closes the stream, as in {@link #sendNow}). The
-     * encoder makes a real promise of the caller's, a header-block buffer, a slice of it and a
-     * frame-header buffer, each written with a promise aggregated into that one: 12 % of the Java
-     * time of a small response (docs/benchmarks.md).
+     * one buffer written as {@link #writeFrame} writes it. The encoder makes a real promise of the
+     * caller's, a header-block buffer, a slice of it and a frame-header buffer, each written with a
+     * promise aggregated into that one: 12 % of the Java time of a small response
+     * (docs/benchmarks.md).
      *
      * @return whether the HEADERS were handled; if not, nothing was done.
      */
@@ -356,8 +356,8 @@ final class H2Connection extends Http2ConnectionHandler {
         try {
             hpack.encodeHeaders(stream.id(), headers, frame);
         } catch (Http2Exception e) {
-            // Too large for the client's header list limit (checked before the table changes): the
-            // stream is reset, as the encoder does; anything else is a connection error.
+            // Handled as the encoder handles it: a block that failed half-way leaves the client's
+            // table in doubt, which Netty's HPACK encoder reports as a connection error.
             frame.release();
             onError(ctx, true, e);
             return true;
@@ -373,13 +373,7 @@ final class H2Connection extends Http2ConnectionHandler {
             heldFor = stream;
             return true;
         }
-        if (!endStream) {
-            ctx.write(frame, quiet);
-            return true;
-        }
-        ChannelPromise written = ctx.newPromise();
-        ctx.write(frame, written);
-        closeStreamLocal(stream, written);
+        writeFrame(stream, frame, endStream);
         return true;
     }
 
@@ -401,9 +395,8 @@ final class H2Connection extends Http2ConnectionHandler {
      * Netty's encoder queues every DATA frame in its flow controller and writes it at the next
      * flush with a promise per frame piece (the frame's header and payload each, aggregated, then
      * each re-aggregated by the TLS handler): ~6 % of a small response's CPU (docs/benchmarks.md).
-     * Here the windows are spent as the flow controller spends them, and the frame goes out with
-     * no promise, but the one whose completion closes the stream (as the encoder does, so the
-     * stream, and a graceful shutdown waiting on it, end only once the frame has been written).
+     * Here the windows are spent as the flow controller spends them, and the frame goes out as
+     * {@link #writeFrame} writes it.
      *
      * @return whether the frame was written; if not, nothing was done.
      */
@@ -452,14 +445,23 @@ final class H2Connection extends Http2ConnectionHandler {
             ctx.write(frame, quiet);
             frame = data;
         }
+        writeFrame(stream, frame, endStream);
+        return true;
+    }
+
+    /**
+     * Writes a frame of the stream with no promise but on the frame that ends the stream, whose
+     * completion closes it as the encoder does (so the stream, and a graceful shutdown waiting on
+     * it, end only once the frame has been written).
+     */
+    private void writeFrame(Http2Stream stream, ByteBuf frame, boolean endStream) {
         if (!endStream) {
             ctx.write(frame, quiet);
-            return true;
+            return;
         }
         ChannelPromise written = ctx.newPromise();
         ctx.write(frame, written);
         closeStreamLocal(stream, written);
-        return true;
     }
 
     void reset(Http2Stream stream, Http2Error error) {
