@@ -179,10 +179,9 @@ final class H2Connection extends Http2ConnectionHandler {
 
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) throws Exception {
-        if (heldHeaders != null) {
-            heldHeaders.release();
-            heldHeaders = null;
-            heldFor = null;
+        ByteBuf h = takeHeldHeaders();
+        if (h != null) {
+            h.release();
         }
         super.handlerRemoved0(ctx);
     }
@@ -326,12 +325,18 @@ final class H2Connection extends Http2ConnectionHandler {
 
     /** Writes HEADERS held for the DATA that was to follow them, if that DATA did not take them. */
     private void writeHeldHeaders() {
-        if (heldHeaders != null) {
-            ByteBuf h = heldHeaders;
-            heldHeaders = null;
-            heldFor = null;
+        ByteBuf h = takeHeldHeaders();
+        if (h != null) {
             ctx.write(h, quiet);
         }
+    }
+
+    /** The HEADERS held for a stream's first DATA, now the caller's; null if none. */
+    private ByteBuf takeHeldHeaders() {
+        ByteBuf h = heldHeaders;
+        heldHeaders = null;
+        heldFor = null;
+        return h;
     }
 
     /**
@@ -414,9 +419,7 @@ final class H2Connection extends Http2ConnectionHandler {
         boolean small = n <= SMALL_DATA;
         ByteBuf frame = null;
         if (small && heldFor == stream) {
-            frame = heldHeaders;
-            heldHeaders = null;
-            heldFor = null;
+            frame = takeHeldHeaders();
         } else {
             writeHeldHeaders();
         }
